@@ -1,0 +1,634 @@
+//! Client and key management: one function per operation, called by both the
+//! CLI and the `/admin` API (house rule 6), plus opening the environment both
+//! share (database, migrations, master key) and building the key ring.
+
+use crate::clock::SharedClock;
+use crate::config::{Settings, parse_duration};
+use crate::domain::{
+    Algorithm, Audience, AuthMethod, Client, ClientId, ClientSecrets, KeyRecord, Scope,
+    validate_claims,
+};
+use crate::keys::{self, KeyError, KeyRing, KeyState, MasterKey, MasterKeySource, RingKey, plan};
+use crate::oauth::{ClientSecret, generate_secret, hash_secret};
+use crate::store::{ClientPage, KeyChanges, NewKey, Store, StoreError};
+use aws_lc_rs::hmac;
+use chrono::{DateTime, TimeZone, Utc};
+use secrecy::ExposeSecret;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use std::time::Duration;
+
+const FINGERPRINT: &str = "master_key_fingerprint";
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Key(#[from] KeyError),
+}
+
+impl AdminError {
+    fn from_store(e: StoreError, what: impl FnOnce() -> String) -> Self {
+        match e {
+            StoreError::NotFound => AdminError::NotFound(what()),
+            StoreError::Conflict(m) => AdminError::Conflict(m),
+            other => AdminError::Store(other),
+        }
+    }
+}
+
+/// The environment every command and the server work in.
+#[derive(Clone)]
+pub struct Admin {
+    pub settings: Arc<Settings>,
+    pub store: Store,
+    master: Arc<MasterKey>,
+    pub pepper: Arc<hmac::Key>,
+    pub clock: SharedClock,
+    pub master_key_source: MasterKeySource,
+}
+
+impl Admin {
+    /// Connects, applies pending migrations, and loads the master key: created
+    /// only when the database holds nothing sealed under one; a missing or
+    /// wrong key with existing data is refused.
+    pub async fn open(settings: Arc<Settings>, clock: SharedClock) -> Result<Self, AdminError> {
+        let store = Store::connect(&settings.database_url).await?;
+        store.migrate().await?;
+        let holds_secrets = store.holds_secrets().await?;
+        let (master, source) = MasterKey::load(
+            settings.master_key.as_ref(),
+            &settings.master_key_file,
+            !holds_secrets,
+        )?;
+        match store.meta(FINGERPRINT).await? {
+            Some(stored) if stored != master.fingerprint() && holds_secrets => {
+                return Err(KeyError::MasterKeyMismatch.into());
+            }
+            Some(stored) if stored == master.fingerprint() => {}
+            _ => store.set_meta(FINGERPRINT, &master.fingerprint()).await?,
+        }
+        Ok(Self {
+            pepper: Arc::new(master.secret_pepper()),
+            master: Arc::new(master),
+            settings,
+            store,
+            clock,
+            master_key_source: source,
+        })
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    pub fn rotation_policy(&self) -> keys::RotationPolicy {
+        let k = &self.settings.keys;
+        keys::RotationPolicy {
+            algorithm: k.algorithm,
+            rotate_every: k.rotate_every.as_secs() as i64,
+            publish_ahead: k.publish_ahead.as_secs() as i64,
+            refresh_every: k.refresh_every.as_secs() as i64,
+            leeway: self.settings.tokens.leeway.as_secs() as i64,
+        }
+    }
+
+    fn max_ttl_secs(&self) -> i64 {
+        self.settings.tokens.max_ttl.as_secs() as i64
+    }
+}
+
+// ---------------------------------------------------------------- clients
+
+/// Scopes as a space-delimited string or a list.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum ScopesInput {
+    Text(String),
+    List(Vec<String>),
+}
+
+impl Default for ScopesInput {
+    fn default() -> Self {
+        ScopesInput::Text(String::new())
+    }
+}
+
+impl ScopesInput {
+    fn parse(&self, field: &str) -> Result<Scope, AdminError> {
+        match self {
+            ScopesInput::Text(t) => Scope::parse(t),
+            ScopesInput::List(l) => Scope::from_tokens(l),
+        }
+        .map_err(|e| AdminError::Invalid(format!("{field}: {e}")))
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewClient {
+    pub name: String,
+    pub client_id: Option<String>,
+    #[serde(default)]
+    pub scopes: ScopesInput,
+    pub default_scopes: Option<ScopesInput>,
+    #[serde(default)]
+    pub audiences: Vec<String>,
+    pub token_ttl: Option<String>,
+    #[serde(default)]
+    pub claims: serde_json::Map<String, serde_json::Value>,
+    pub auth_method: Option<String>,
+    pub jwks: Option<serde_json::Value>,
+    pub grant_types: Option<Vec<String>>,
+}
+
+/// A partial update; absent fields keep their value. An empty string clears
+/// `default_scopes` and `token_ttl`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientUpdate {
+    pub name: Option<String>,
+    pub scopes: Option<ScopesInput>,
+    pub default_scopes: Option<ScopesInput>,
+    pub audiences: Option<Vec<String>>,
+    pub token_ttl: Option<String>,
+    pub claims: Option<serde_json::Map<String, serde_json::Value>>,
+    pub auth_method: Option<String>,
+    pub jwks: Option<serde_json::Value>,
+    pub grant_types: Option<Vec<String>>,
+    pub enabled: Option<bool>,
+}
+
+/// A client as the CLI and the API show it: never a secret or its hash.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClientView {
+    pub client_id: String,
+    pub name: String,
+    pub scopes: String,
+    pub default_scopes: Option<String>,
+    pub audiences: Vec<String>,
+    pub token_ttl: Option<String>,
+    pub claims: serde_json::Map<String, serde_json::Value>,
+    pub auth_method: AuthMethod,
+    pub grant_types: Vec<&'static str>,
+    pub enabled: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jwks: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_secret_valid_until: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&Client> for ClientView {
+    fn from(c: &Client) -> Self {
+        Self {
+            client_id: c.id.to_string(),
+            name: c.name.clone(),
+            scopes: c.scopes.to_string(),
+            default_scopes: c.default_scopes.as_ref().map(Scope::to_string),
+            audiences: c.audiences.iter().map(Audience::to_string).collect(),
+            token_ttl: c.token_ttl.map(crate::config::fmt_duration),
+            claims: c.claims.clone(),
+            auth_method: c.auth_method,
+            grant_types: if c.grant_client_credentials {
+                vec!["client_credentials"]
+            } else {
+                vec![]
+            },
+            enabled: c.enabled,
+            jwks: c.jwks.clone(),
+            previous_secret_valid_until: c.secrets.previous.as_ref().map(|(_, until)| *until),
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+        }
+    }
+}
+
+/// A client with its new secret, shown this once.
+#[derive(Serialize)]
+pub struct ClientWithSecret {
+    #[serde(flatten)]
+    pub client: ClientView,
+    #[serde(serialize_with = "expose", skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<ClientSecret>,
+}
+
+fn expose<S: serde::Serializer>(secret: &Option<ClientSecret>, s: S) -> Result<S::Ok, S::Error> {
+    match secret {
+        Some(secret) => s.serialize_str(secret.expose_secret()),
+        None => s.serialize_none(),
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct ClientListPage {
+    pub clients: Vec<ClientView>,
+    pub next: Option<String>,
+}
+
+fn parse_audiences(list: &[String]) -> Result<Vec<Audience>, AdminError> {
+    let mut out: Vec<Audience> = Vec::new();
+    for a in list {
+        let a = Audience::parse(a).map_err(|e| AdminError::Invalid(format!("audiences: {e}")))?;
+        if !out.contains(&a) {
+            out.push(a);
+        }
+    }
+    Ok(out)
+}
+
+fn parse_ttl(text: &str) -> Result<Duration, AdminError> {
+    let ttl = parse_duration(text).map_err(|e| AdminError::Invalid(format!("token_ttl: {e}")))?;
+    if ttl.as_secs() == 0 {
+        return Err(AdminError::Invalid("token_ttl: must be at least 1s".into()));
+    }
+    Ok(ttl)
+}
+
+fn parse_grant_types(list: &[String]) -> Result<bool, AdminError> {
+    match list.iter().find(|g| g.as_str() != "client_credentials") {
+        Some(other) => Err(AdminError::Invalid(format!(
+            "grant_types: `{other}` is not supported; tokend issues only client_credentials"
+        ))),
+        None => Ok(!list.is_empty()),
+    }
+}
+
+fn check_client(c: &Client) -> Result<(), AdminError> {
+    if c.name.trim().is_empty() || c.name.len() > 200 {
+        return Err(AdminError::Invalid("name: must be 1–200 characters".into()));
+    }
+    if let Some(defaults) = &c.default_scopes
+        && let Some(extra) = defaults.missing_from(&c.scopes).next()
+    {
+        return Err(AdminError::Invalid(format!(
+            "default_scopes: `{extra}` is not among the client's scopes"
+        )));
+    }
+    validate_claims(&c.claims).map_err(|e| AdminError::Invalid(format!("claims: {e}")))?;
+    if c.auth_method == AuthMethod::PrivateKeyJwt {
+        let has_keys = c
+            .jwks
+            .as_ref()
+            .and_then(|j| j.get("keys"))
+            .and_then(|k| k.as_array())
+            .is_some_and(|k| !k.is_empty());
+        if !has_keys {
+            return Err(AdminError::Invalid(
+                "jwks: private_key_jwt needs a JWKS with at least one key".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+impl Admin {
+    pub async fn create_client(&self, new: NewClient) -> Result<ClientWithSecret, AdminError> {
+        let id = match &new.client_id {
+            Some(id) => {
+                ClientId::parse(id).map_err(|e| AdminError::Invalid(format!("client_id: {e}")))?
+            }
+            None => ClientId::parse(&random_client_id()).expect("generated ids are valid"),
+        };
+        let auth_method: AuthMethod = match &new.auth_method {
+            Some(m) => m
+                .parse()
+                .map_err(|e| AdminError::Invalid(format!("auth_method: {e}")))?,
+            None => AuthMethod::default(),
+        };
+        let secret = auth_method.uses_secret().then(generate_secret);
+        let now = self.now();
+        let client = Client {
+            id,
+            name: new.name.clone(),
+            scopes: new.scopes.parse("scopes")?,
+            default_scopes: new
+                .default_scopes
+                .as_ref()
+                .map(|s| s.parse("default_scopes"))
+                .transpose()?,
+            audiences: parse_audiences(&new.audiences)?,
+            token_ttl: new.token_ttl.as_deref().map(parse_ttl).transpose()?,
+            claims: new.claims.clone(),
+            auth_method,
+            grant_client_credentials: match &new.grant_types {
+                Some(list) => parse_grant_types(list)?,
+                None => true,
+            },
+            jwks: new.jwks.clone(),
+            enabled: true,
+            secrets: ClientSecrets {
+                current: secret.as_ref().map(|s| hash_secret(&self.pepper, s)),
+                previous: None,
+            },
+            created_at: now,
+            updated_at: now,
+        };
+        check_client(&client)?;
+        self.store
+            .insert_client(&client)
+            .await
+            .map_err(|e| AdminError::from_store(e, String::new))?;
+        Ok(ClientWithSecret {
+            client: ClientView::from(&client),
+            client_secret: secret,
+        })
+    }
+
+    async fn load_client(&self, id: &str) -> Result<Client, AdminError> {
+        self.store
+            .client(id)
+            .await?
+            .ok_or_else(|| AdminError::NotFound(format!("no client with id `{id}`")))
+    }
+
+    pub async fn get_client(&self, id: &str) -> Result<ClientView, AdminError> {
+        Ok(ClientView::from(&self.load_client(id).await?))
+    }
+
+    pub async fn list_clients(
+        &self,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<ClientListPage, AdminError> {
+        let ClientPage { clients, next } = self.store.list_clients(after, limit).await?;
+        Ok(ClientListPage {
+            clients: clients.iter().map(ClientView::from).collect(),
+            next,
+        })
+    }
+
+    pub async fn update_client(
+        &self,
+        id: &str,
+        update: ClientUpdate,
+    ) -> Result<ClientView, AdminError> {
+        let mut c = self.load_client(id).await?;
+        if let Some(name) = update.name {
+            c.name = name;
+        }
+        if let Some(scopes) = &update.scopes {
+            c.scopes = scopes.parse("scopes")?;
+        }
+        if let Some(defaults) = &update.default_scopes {
+            let parsed = defaults.parse("default_scopes")?;
+            c.default_scopes = (!parsed.is_empty()).then_some(parsed);
+        }
+        if let Some(audiences) = &update.audiences {
+            c.audiences = parse_audiences(audiences)?;
+        }
+        if let Some(ttl) = &update.token_ttl {
+            c.token_ttl = if ttl.trim().is_empty() {
+                None
+            } else {
+                Some(parse_ttl(ttl)?)
+            };
+        }
+        if let Some(claims) = update.claims {
+            c.claims = claims;
+        }
+        if let Some(method) = &update.auth_method {
+            c.auth_method = method
+                .parse()
+                .map_err(|e| AdminError::Invalid(format!("auth_method: {e}")))?;
+        }
+        if let Some(jwks) = update.jwks {
+            c.jwks = Some(jwks);
+        }
+        if let Some(grants) = &update.grant_types {
+            c.grant_client_credentials = parse_grant_types(grants)?;
+        }
+        if let Some(enabled) = update.enabled {
+            c.enabled = enabled;
+        }
+        if c.auth_method.uses_secret() && c.secrets.current.is_none() {
+            return Err(AdminError::Invalid(
+                "auth_method: the client has no secret; rotate-secret gives it one first".into(),
+            ));
+        }
+        c.updated_at = self.now();
+        check_client(&c)?;
+        self.store
+            .update_client(&c)
+            .await
+            .map_err(|e| AdminError::from_store(e, || format!("no client with id `{id}`")))?;
+        Ok(ClientView::from(&c))
+    }
+
+    pub async fn set_client_enabled(
+        &self,
+        id: &str,
+        enabled: bool,
+    ) -> Result<ClientView, AdminError> {
+        self.update_client(
+            id,
+            ClientUpdate {
+                enabled: Some(enabled),
+                ..ClientUpdate::default()
+            },
+        )
+        .await
+    }
+
+    pub async fn delete_client(&self, id: &str) -> Result<(), AdminError> {
+        let parsed = ClientId::parse(id)
+            .map_err(|_| AdminError::NotFound(format!("no client with id `{id}`")))?;
+        self.store
+            .delete_client(&parsed, self.now().timestamp())
+            .await
+            .map_err(|e| AdminError::from_store(e, || format!("no client with id `{id}`")))
+    }
+
+    /// Issues a new secret. With a grace period the old one keeps working
+    /// until it ends; without, it stops at once.
+    pub async fn rotate_secret(
+        &self,
+        id: &str,
+        grace: Option<Duration>,
+    ) -> Result<ClientWithSecret, AdminError> {
+        let mut c = self.load_client(id).await?;
+        if !c.auth_method.uses_secret() {
+            return Err(AdminError::Invalid(format!(
+                "client `{id}` authenticates with private_key_jwt and has no secret"
+            )));
+        }
+        let now = self.now();
+        let secret = generate_secret();
+        let previous = c.secrets.current.take();
+        c.secrets = ClientSecrets {
+            current: Some(hash_secret(&self.pepper, &secret)),
+            previous: match (previous, grace) {
+                (Some(old), Some(grace)) if grace.as_secs() > 0 => {
+                    Some((old, now + chrono::Duration::seconds(grace.as_secs() as i64)))
+                }
+                _ => None,
+            },
+        };
+        c.updated_at = now;
+        self.store
+            .update_client(&c)
+            .await
+            .map_err(|e| AdminError::from_store(e, || format!("no client with id `{id}`")))?;
+        Ok(ClientWithSecret {
+            client: ClientView::from(&c),
+            client_secret: Some(secret),
+        })
+    }
+}
+
+fn random_client_id() -> String {
+    use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+    let mut bytes = [0u8; 16];
+    SystemRandom::new()
+        .fill(&mut bytes)
+        .expect("the system random source works");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+// ------------------------------------------------------------------- keys
+
+/// A key as `keys list` and `/admin/keys` show it: public facts and times.
+#[derive(Debug, Clone, Serialize)]
+pub struct KeyView {
+    pub kid: String,
+    pub alg: Algorithm,
+    pub state: KeyState,
+    pub published_at: DateTime<Utc>,
+    pub active_from: DateTime<Utc>,
+    pub retired_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub removal_at: Option<DateTime<Utc>>,
+    pub max_ttl_secs: i64,
+}
+
+fn at(secs: i64) -> DateTime<Utc> {
+    Utc.timestamp_opt(secs, 0).single().unwrap_or_default()
+}
+
+/// The outcome of `keys rotate`.
+#[derive(Debug, Serialize)]
+pub struct Rotation {
+    pub key: KeyView,
+    /// Set when verifiers with a cached JWKS may briefly meet the new `kid`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
+}
+
+impl Admin {
+    fn key_views(&self, records: &[KeyRecord], now: i64) -> Vec<KeyView> {
+        let policy = self.rotation_policy();
+        let mut views: Vec<KeyView> = records
+            .iter()
+            .map(|r| {
+                let state = plan::state(r, records, now);
+                KeyView {
+                    kid: r.kid.clone(),
+                    alg: r.alg,
+                    state,
+                    published_at: at(r.created_at),
+                    active_from: at(r.activates_at),
+                    retired_at: plan::retired_at(r, records).filter(|t| *t <= now).map(at),
+                    revoked_at: r.revoked_at.map(at),
+                    removal_at: plan::removal_at(r, records, &policy).map(at),
+                    max_ttl_secs: r.max_ttl_secs,
+                }
+            })
+            .collect();
+        views.sort_by(|a, b| b.active_from.cmp(&a.active_from));
+        views
+    }
+
+    async fn records(&self) -> Result<Vec<KeyRecord>, AdminError> {
+        Ok(self
+            .store
+            .keys()
+            .await?
+            .into_iter()
+            .map(|k| k.record)
+            .collect())
+    }
+
+    pub async fn list_keys(&self) -> Result<Vec<KeyView>, AdminError> {
+        let records = self.records().await?;
+        Ok(self.key_views(&records, self.now().timestamp()))
+    }
+
+    fn new_key(&self, alg: Algorithm, now: i64, activates_at: i64) -> Result<NewKey, KeyError> {
+        let generated = keys::generate(alg)?;
+        let sealed_private = self.master.seal(&generated.kid, &generated.pkcs8);
+        Ok(NewKey {
+            public_jwk: serde_json::to_string(&generated.jwk).expect("a JWK serializes"),
+            sealed_private,
+            record: KeyRecord {
+                kid: generated.kid,
+                alg,
+                created_at: now,
+                activates_at,
+                revoked_at: None,
+                max_ttl_secs: self.max_ttl_secs(),
+            },
+        })
+    }
+
+    /// Runs the rotation plan under the database lock and writes what it
+    /// says; any number of replicas may call this at once.
+    pub async fn apply_plan(&self) -> Result<Vec<plan::Action>, AdminError> {
+        let now = self.now().timestamp();
+        let policy = self.rotation_policy();
+        let mut applied = Vec::new();
+        self.store
+            .update_keys(now, |stored| -> Result<KeyChanges, AdminError> {
+                let records: Vec<KeyRecord> = stored.iter().map(|k| k.record.clone()).collect();
+                let actions = plan::plan(now, &records, &policy);
+                let mut changes = KeyChanges::default();
+                for action in &actions {
+                    match action {
+                        plan::Action::Create { activates_at, alg } => {
+                            changes.create.push(self.new_key(*alg, now, *activates_at)?);
+                        }
+                        plan::Action::Remove { kid } => changes.remove.push(kid.clone()),
+                    }
+                }
+                applied = actions;
+                Ok(changes)
+            })
+            .await?;
+        Ok(applied)
+    }
+
+    /// Builds the key ring from the database, unsealing the keys that may sign,
+    /// and records this replica's `max_ttl` on them first.
+    pub async fn load_ring(&self) -> Result<KeyRing, AdminError> {
+        let now = self.now().timestamp();
+        let stored = self.store.keys().await?;
+        let records: Vec<KeyRecord> = stored.iter().map(|k| k.record.clone()).collect();
+        let max_ttl = self.max_ttl_secs();
+        let mut ring_keys = Vec::with_capacity(stored.len());
+        for key in &stored {
+            let state = plan::state(&key.record, &records, now);
+            let mut record = key.record.clone();
+            if matches!(state, KeyState::Next | KeyState::Active) && record.max_ttl_secs < max_ttl {
+                self.store.record_key_max_ttl(&record.kid, max_ttl).await?;
+                record.max_ttl_secs = max_ttl;
+            }
+            ring_keys.push(RingKey::new(
+                record,
+                &key.public_jwk,
+                key.sealed_private.as_deref(),
+                &self.master,
+                &records,
+                now,
+            )?);
+        }
+        let next = plan::next_publication(now, &records, &self.rotation_policy());
+        Ok(KeyRing::new(ring_keys).with_next_publication(next))
+    }
+}

@@ -1,0 +1,286 @@
+//! Builds the running service: opens the environment, makes sure a signing
+//! key exists, binds the listener (port 0 allowed), and starts the actix-web
+//! server and the background task that follows the change feed, applies the
+//! rotation plan and reloads the key ring.
+
+use crate::admin::{Admin, AdminError};
+use crate::clock::SharedClock;
+use crate::config::Settings;
+use crate::domain::{Audience, TokenPolicy};
+use crate::http;
+use crate::keys::{KeyRing, plan};
+use crate::oauth::{ClientCache, TokenIssuer};
+use actix_web::{App, HttpServer, web};
+use arc_swap::ArcSwap;
+use bytes::Bytes;
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tracing_actix_web::TracingLogger;
+
+/// How often the change feed is polled: client changes reach every replica
+/// well within the 2 seconds SPEC §4 allows.
+const POLL_EVERY: Duration = Duration::from_millis(500);
+/// How long the change feed keeps rows.
+const FEED_RETENTION_SECS: i64 = 3600;
+/// Entries in the client cache (known and unknown ids).
+const CLIENT_CACHE_CAPACITY: usize = 100_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{0}")]
+    Admin(#[from] AdminError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Config(#[from] crate::config::ConfigError),
+    #[error("no signing key can sign; the key ring is empty")]
+    NoSigningKey,
+}
+
+/// What every request handler shares.
+pub struct AppState {
+    pub admin: Admin,
+    pub issuer: String,
+    pub tokens: TokenIssuer,
+    pub ring: Arc<ArcSwap<KeyRing>>,
+    pub clients: Arc<ClientCache>,
+    pub metadata: ArcSwap<Bytes>,
+}
+
+impl AppState {
+    pub fn settings(&self) -> &Settings {
+        &self.admin.settings
+    }
+
+    pub fn now(&self) -> i64 {
+        self.admin.clock.now().timestamp()
+    }
+
+    async fn refresh_metadata(&self) -> Result<(), AdminError> {
+        let scopes = self.admin.store.scopes_in_use().await?;
+        self.metadata
+            .store(Arc::new(http::render_metadata(&self.issuer, &scopes)));
+        Ok(())
+    }
+
+    async fn reload_ring(&self) -> Result<(), AdminError> {
+        let ring = self.admin.load_ring().await?;
+        self.ring.store(Arc::new(ring));
+        Ok(())
+    }
+}
+
+pub struct Application {
+    port: u16,
+    issuer: String,
+    server: actix_web::dev::Server,
+    state: Arc<AppState>,
+    last_seq: i64,
+}
+
+impl Application {
+    pub async fn build(settings: Settings, clock: SharedClock) -> Result<Self, StartError> {
+        settings.validate()?;
+        let addr = settings.listen_addr()?;
+        let settings = Arc::new(settings);
+        let admin = Admin::open(settings.clone(), clock.clone()).await?;
+        for warning in settings.warnings() {
+            tracing::warn!("{warning}");
+        }
+        let last_seq = admin
+            .store
+            .latest_change()
+            .await
+            .map_err(AdminError::from)?;
+        for action in admin.apply_plan().await? {
+            tracing::info!(?action, "key rotation plan applied");
+        }
+        let ring = admin.load_ring().await?;
+        if ring.signer(clock.now().timestamp()).is_none() {
+            return Err(StartError::NoSigningKey);
+        }
+
+        let listener = TcpListener::bind(addr).map_err(|source| StartError::Bind {
+            addr: addr.to_string(),
+            source,
+        })?;
+        let bound: SocketAddr = listener.local_addr().map_err(|source| StartError::Bind {
+            addr: addr.to_string(),
+            source,
+        })?;
+        let issuer = settings.issuer_for(bound);
+        let default_audience = Audience::parse(
+            settings
+                .tokens
+                .default_audience
+                .as_deref()
+                .unwrap_or(&issuer),
+        )
+        .map_err(|e| crate::config::ConfigError::Invalid {
+            setting: "tokens.default_audience",
+            reason: e,
+        })?;
+
+        let ring = Arc::new(ArcSwap::from_pointee(ring));
+        let clients = Arc::new(ClientCache::new(admin.store.clone(), CLIENT_CACHE_CAPACITY));
+        let tokens = TokenIssuer {
+            issuer: issuer.clone(),
+            policy: TokenPolicy {
+                default_ttl: settings.tokens.ttl,
+                max_ttl: settings.tokens.max_ttl,
+                default_audience,
+            },
+            clients: clients.clone(),
+            pepper: admin.pepper.clone(),
+            ring: ring.clone(),
+            clock: clock.clone(),
+        };
+        let state = Arc::new(AppState {
+            metadata: ArcSwap::from_pointee(http::render_metadata(&issuer, &[])),
+            admin,
+            issuer: issuer.clone(),
+            tokens,
+            ring,
+            clients,
+        });
+        state.refresh_metadata().await?;
+
+        let data = web::Data::from(state.clone());
+        let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .wrap(TracingLogger::default())
+                .configure(http::routes)
+        })
+        .workers(workers)
+        .shutdown_timeout(30)
+        .listen(listener)
+        .map_err(|source| StartError::Bind {
+            addr: bound.to_string(),
+            source,
+        })?
+        .run();
+        tracing::info!(address = %bound, %issuer, "tokend is listening");
+        Ok(Self {
+            port: bound.port(),
+            issuer,
+            server,
+            state,
+            last_seq,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    pub fn state(&self) -> Arc<AppState> {
+        self.state.clone()
+    }
+
+    /// Serves until SIGTERM/SIGINT (actix stops accepting, lets requests in
+    /// flight finish, then returns).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let background = tokio::spawn(follow_changes(self.state.clone(), self.last_seq));
+        let result = self.server.await;
+        background.abort();
+        self.state.admin.store.close().await;
+        result
+    }
+}
+
+/// The background loop: change feed, rotation plan, key ring reload.
+async fn follow_changes(state: Arc<AppState>, mut last_seq: i64) {
+    let store = &state.admin.store;
+    let refresh_every = state.settings().keys.refresh_every;
+    let mut tick = tokio::time::interval(POLL_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_ring_load = Instant::now();
+    let mut last_prune = Instant::now();
+    let mut database_down = false;
+    loop {
+        tick.tick().await;
+        let mut keys_changed = false;
+        let mut clients_changed = false;
+        match store.changes_since(last_seq, 1000).await {
+            Ok(changes) => {
+                if database_down {
+                    tracing::info!("database reachable again");
+                    database_down = false;
+                    // Changes may have been pruned while we were away.
+                    if store
+                        .oldest_change()
+                        .await
+                        .ok()
+                        .flatten()
+                        .is_some_and(|o| o > last_seq + 1)
+                    {
+                        state.clients.clear();
+                        keys_changed = true;
+                    }
+                }
+                for change in &changes {
+                    match change.kind.as_str() {
+                        "client" => {
+                            state.clients.invalidate(&change.subject);
+                            clients_changed = true;
+                        }
+                        _ => keys_changed = true,
+                    }
+                    last_seq = change.seq;
+                }
+            }
+            Err(e) => {
+                if !database_down {
+                    tracing::warn!(error = %e, "database unreachable; serving from memory");
+                    database_down = true;
+                }
+                continue;
+            }
+        }
+
+        let now = state.now();
+        let due = !plan::plan(
+            now,
+            &state.ring.load().records(),
+            &state.admin.rotation_policy(),
+        )
+        .is_empty();
+        if due {
+            match state.admin.apply_plan().await {
+                Ok(actions) => {
+                    for action in actions {
+                        tracing::info!(?action, "key rotation plan applied");
+                    }
+                    keys_changed = true;
+                }
+                Err(e) => tracing::warn!(error = %e, "applying the rotation plan failed"),
+            }
+        }
+
+        if keys_changed || last_ring_load.elapsed() >= refresh_every {
+            match state.reload_ring().await {
+                Ok(()) => last_ring_load = Instant::now(),
+                Err(e) => tracing::warn!(error = %e, "reloading the key ring failed"),
+            }
+        }
+        if clients_changed && let Err(e) = state.refresh_metadata().await {
+            tracing::warn!(error = %e, "refreshing the metadata document failed");
+        }
+        if last_prune.elapsed() >= Duration::from_secs(60) {
+            last_prune = Instant::now();
+            if let Err(e) = store.prune_changes(now - FEED_RETENTION_SECS).await {
+                tracing::warn!(error = %e, "pruning the change feed failed");
+            }
+        }
+    }
+}

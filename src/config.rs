@@ -1,0 +1,375 @@
+//! Settings: built-in defaults < TOML file (`--config FILE`) < `TOKEND_*`
+//! environment variables (nested keys joined by `__`), as SPEC §2 lays out.
+//! Validated once, at start: a configuration that cannot work is refused with
+//! one line naming the setting.
+
+use crate::domain::{Algorithm, Scope};
+use secrecy::SecretString;
+use serde::{Deserialize, Deserializer};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Load(#[from] config::ConfigError),
+    #[error("configuration: {setting}: {reason}")]
+    Invalid {
+        setting: &'static str,
+        reason: String,
+    },
+}
+
+fn invalid(setting: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        setting,
+        reason: reason.into(),
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    pub listen: String,
+    pub issuer: Option<String>,
+    pub database_url: String,
+    pub master_key_file: PathBuf,
+    pub master_key: Option<SecretString>,
+    pub tokens: TokenSettings,
+    pub keys: KeySettings,
+    pub admin: AdminSettings,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct TokenSettings {
+    #[serde(deserialize_with = "duration")]
+    pub ttl: Duration,
+    #[serde(deserialize_with = "duration")]
+    pub max_ttl: Duration,
+    #[serde(deserialize_with = "duration")]
+    pub leeway: Duration,
+    pub default_audience: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct KeySettings {
+    pub algorithm: Algorithm,
+    #[serde(deserialize_with = "duration")]
+    pub rotate_every: Duration,
+    #[serde(deserialize_with = "duration")]
+    pub publish_ahead: Duration,
+    #[serde(deserialize_with = "duration")]
+    pub jwks_max_age: Duration,
+    #[serde(deserialize_with = "duration")]
+    pub refresh_every: Duration,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct AdminSettings {
+    pub scope: String,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct LogSettings {
+    pub format: LogFormat,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            issuer: None,
+            database_url: "sqlite://data/tokend.db".into(),
+            master_key_file: PathBuf::from("keys/master.key"),
+            master_key: None,
+            tokens: TokenSettings::default(),
+            keys: KeySettings::default(),
+            admin: AdminSettings::default(),
+            log: LogSettings::default(),
+        }
+    }
+}
+
+impl Default for TokenSettings {
+    fn default() -> Self {
+        Self {
+            ttl: Duration::from_secs(3600),
+            max_ttl: Duration::from_secs(24 * 3600),
+            leeway: Duration::from_secs(60),
+            default_audience: None,
+        }
+    }
+}
+
+impl Default for KeySettings {
+    fn default() -> Self {
+        Self {
+            algorithm: Algorithm::RS256,
+            rotate_every: Duration::from_secs(30 * 24 * 3600),
+            publish_ahead: Duration::from_secs(3600),
+            jwks_max_age: Duration::from_secs(300),
+            refresh_every: Duration::from_secs(10),
+        }
+    }
+}
+
+impl Default for AdminSettings {
+    fn default() -> Self {
+        Self {
+            scope: "tokend:admin".into(),
+        }
+    }
+}
+
+/// Below this, verifiers with a fixed JWKS cache (Envoy: 10 minutes) may miss
+/// a freshly published key.
+pub const SHORT_PUBLISH_AHEAD: Duration = Duration::from_secs(600);
+
+impl Settings {
+    /// Loads defaults, then the TOML file if given, then `TOKEND_*` variables,
+    /// and validates the result.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut builder = config::Config::builder();
+        if let Some(file) = file {
+            if !file.exists() {
+                return Err(invalid(
+                    "--config",
+                    format!("file {} does not exist", file.display()),
+                ));
+            }
+            builder = builder.add_source(
+                config::File::from(file)
+                    .format(config::FileFormat::Toml)
+                    .required(true),
+            );
+        }
+        builder = builder.add_source(
+            config::Environment::with_prefix("TOKEND")
+                .prefix_separator("_")
+                .separator("__"),
+        );
+        let settings: Settings = builder.build()?.try_deserialize()?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks every rule that makes a configuration unworkable. Returns the
+    /// first violation, naming the setting.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.listen_addr()?;
+        if let Some(issuer) = &self.issuer {
+            validate_issuer(issuer)?;
+        }
+        if !(self.database_url.starts_with("sqlite:")
+            || self.database_url.starts_with("postgres://")
+            || self.database_url.starts_with("postgresql://"))
+        {
+            return Err(invalid(
+                "database_url",
+                "must start with sqlite:// or postgres://",
+            ));
+        }
+        let t = &self.tokens;
+        if t.ttl.as_secs() == 0 {
+            return Err(invalid("tokens.ttl", "must be at least 1s"));
+        }
+        if t.max_ttl < t.ttl {
+            return Err(invalid(
+                "tokens.max_ttl",
+                format!(
+                    "{} is shorter than tokens.ttl ({})",
+                    fmt_duration(t.max_ttl),
+                    fmt_duration(t.ttl)
+                ),
+            ));
+        }
+        if let Some(aud) = &t.default_audience
+            && aud.trim().is_empty()
+        {
+            return Err(invalid("tokens.default_audience", "must not be empty"));
+        }
+        let k = &self.keys;
+        if k.refresh_every.as_secs() == 0 {
+            return Err(invalid("keys.refresh_every", "must be at least 1s"));
+        }
+        if k.publish_ahead <= k.refresh_every + Duration::from_secs(1) {
+            return Err(invalid(
+                "keys.publish_ahead",
+                format!(
+                    "{} must be longer than keys.refresh_every + 1s ({}): replicas must load the next key before it signs",
+                    fmt_duration(k.publish_ahead),
+                    fmt_duration(k.refresh_every + Duration::from_secs(1))
+                ),
+            ));
+        }
+        if k.rotate_every <= k.publish_ahead {
+            return Err(invalid(
+                "keys.rotate_every",
+                format!(
+                    "{} must be longer than keys.publish_ahead ({})",
+                    fmt_duration(k.rotate_every),
+                    fmt_duration(k.publish_ahead)
+                ),
+            ));
+        }
+        if k.jwks_max_age.as_secs() == 0 {
+            return Err(invalid("keys.jwks_max_age", "must be at least 1s"));
+        }
+        if Scope::parse(&self.admin.scope).map(|s| s.len()) != Ok(1) {
+            return Err(invalid(
+                "admin.scope",
+                "must be a single scope token (RFC 6749 §3.3)",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Warnings about settings that work but may surprise; logged once at start.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.keys.publish_ahead < SHORT_PUBLISH_AHEAD {
+            out.push(format!(
+                "keys.publish_ahead is {}: verifiers that ignore Cache-Control and cache the JWKS for a fixed time (Envoy's default is 10m) may meet an unknown kid; run `tokend keys check --cache-age 10m`",
+                fmt_duration(self.keys.publish_ahead)
+            ));
+        }
+        out
+    }
+
+    /// The address to bind. `:PORT` means every interface, as in Go.
+    pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
+        let listen = if self.listen.starts_with(':') {
+            format!("0.0.0.0{}", self.listen)
+        } else {
+            self.listen.clone()
+        };
+        listen
+            .to_socket_addrs()
+            .ok()
+            .and_then(|mut addrs| addrs.next())
+            .ok_or_else(|| invalid("listen", format!("`{}` is not host:port", self.listen)))
+    }
+
+    /// The issuer: configured, or `http://` + the address actually bound.
+    pub fn issuer_for(&self, bound: SocketAddr) -> String {
+        match &self.issuer {
+            Some(issuer) => issuer.clone(),
+            None => format!("http://{bound}"),
+        }
+    }
+}
+
+fn validate_issuer(issuer: &str) -> Result<(), ConfigError> {
+    let url = url::Url::parse(issuer)
+        .map_err(|e| invalid("issuer", format!("`{issuer}` is not a URL: {e}")))?;
+    if url.scheme() != "https" && url.scheme() != "http" {
+        return Err(invalid("issuer", "must be an http or https URL"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid(
+            "issuer",
+            "must not have a query or fragment (RFC 8414 §2)",
+        ));
+    }
+    if issuer.ends_with('/') {
+        return Err(invalid("issuer", "must not end with a slash"));
+    }
+    Ok(())
+}
+
+/// `90s`, `15m`, `1h`, `30d`; a bare integer is seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    if let Ok(secs) = s.parse::<u64>() {
+        return Ok(Duration::from_secs(secs));
+    }
+    humantime::parse_duration(s)
+        .map_err(|e| format!("`{s}` is not a duration like 90s, 15m, 1h, 30d ({e})"))
+}
+
+pub fn fmt_duration(d: Duration) -> String {
+    humantime::format_duration(Duration::from_secs(d.as_secs())).to_string()
+}
+
+fn duration<'de, D: Deserializer<'de>>(de: D) -> Result<Duration, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Secs(u64),
+        Text(String),
+    }
+    match Raw::deserialize(de)? {
+        Raw::Secs(secs) => Ok(Duration::from_secs(secs)),
+        Raw::Text(text) => parse_duration(&text).map_err(serde::de::Error::custom),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        Settings::default().validate().expect("defaults validate");
+    }
+
+    #[test]
+    fn durations_parse_human_forms() {
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("15m"), Ok(Duration::from_secs(900)));
+        assert_eq!(parse_duration("30d"), Ok(Duration::from_secs(30 * 86400)));
+        assert_eq!(parse_duration("42"), Ok(Duration::from_secs(42)));
+        assert!(parse_duration("soon").is_err());
+    }
+
+    #[test]
+    fn short_publish_ahead_is_refused_naming_the_setting() {
+        let mut s = Settings::default();
+        s.keys.publish_ahead = Duration::from_secs(11);
+        let err = s.validate().unwrap_err().to_string();
+        assert!(err.contains("keys.publish_ahead"), "{err}");
+    }
+
+    #[test]
+    fn rotate_every_must_exceed_publish_ahead() {
+        let mut s = Settings::default();
+        s.keys.rotate_every = Duration::from_secs(3600);
+        let err = s.validate().unwrap_err().to_string();
+        assert!(err.contains("keys.rotate_every"), "{err}");
+    }
+
+    #[test]
+    fn issuer_with_trailing_slash_is_refused() {
+        let s = Settings {
+            issuer: Some("https://auth.example.com/".into()),
+            ..Settings::default()
+        };
+        assert!(s.validate().unwrap_err().to_string().contains("issuer"));
+    }
+
+    #[test]
+    fn max_ttl_below_ttl_is_refused() {
+        let mut s = Settings::default();
+        s.tokens.max_ttl = Duration::from_secs(60);
+        assert!(
+            s.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("tokens.max_ttl")
+        );
+    }
+}

@@ -1,0 +1,142 @@
+//! A registered client: what it may ask for and how it proves who it is.
+
+use super::{Audience, ClientId, Scope};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Claims a client's registered extra claims may never set: those RFC 7519 and
+/// RFC 9068 define for an access token.
+pub const RESERVED_CLAIMS: &[&str] = &[
+    "iss",
+    "sub",
+    "aud",
+    "exp",
+    "iat",
+    "nbf",
+    "jti",
+    "client_id",
+    "scope",
+    "auth_time",
+    "acr",
+    "amr",
+    "cnf",
+];
+
+/// How a client authenticates at the token endpoint (RFC 7591 §2
+/// `token_endpoint_auth_method`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMethod {
+    #[default]
+    ClientSecretBasic,
+    ClientSecretPost,
+    PrivateKeyJwt,
+}
+
+impl AuthMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthMethod::ClientSecretBasic => "client_secret_basic",
+            AuthMethod::ClientSecretPost => "client_secret_post",
+            AuthMethod::PrivateKeyJwt => "private_key_jwt",
+        }
+    }
+
+    pub fn uses_secret(self) -> bool {
+        !matches!(self, AuthMethod::PrivateKeyJwt)
+    }
+}
+
+impl fmt::Display for AuthMethod {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for AuthMethod {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "client_secret_basic" => Ok(AuthMethod::ClientSecretBasic),
+            "client_secret_post" => Ok(AuthMethod::ClientSecretPost),
+            "private_key_jwt" => Ok(AuthMethod::PrivateKeyJwt),
+            other => Err(format!(
+                "`{other}` is not one of client_secret_basic, client_secret_post, private_key_jwt"
+            )),
+        }
+    }
+}
+
+/// The keyed hash of a client secret. Not the secret, but no reason to print it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretHash(pub [u8; 32]);
+
+impl fmt::Debug for SecretHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretHash(..)")
+    }
+}
+
+/// The hashes a client's secret is checked against: the current one, and the
+/// previous one while its grace period lasts.
+#[derive(Debug, Clone, Default)]
+pub struct ClientSecrets {
+    pub current: Option<SecretHash>,
+    pub previous: Option<(SecretHash, DateTime<Utc>)>,
+}
+
+impl ClientSecrets {
+    /// The hashes that are valid at `now`.
+    pub fn valid_at(&self, now: DateTime<Utc>) -> impl Iterator<Item = &SecretHash> {
+        self.current.iter().chain(
+            self.previous
+                .iter()
+                .filter(move |(_, until)| now < *until)
+                .map(|(hash, _)| hash),
+        )
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Client {
+    pub id: ClientId,
+    pub name: String,
+    pub scopes: Scope,
+    pub default_scopes: Option<Scope>,
+    pub audiences: Vec<Audience>,
+    pub token_ttl: Option<Duration>,
+    /// Extra claims added to every token; never one of [`RESERVED_CLAIMS`].
+    pub claims: serde_json::Map<String, serde_json::Value>,
+    pub auth_method: AuthMethod,
+    /// Whether the client may use the client_credentials grant; a client
+    /// without it may only introspect and revoke.
+    pub grant_client_credentials: bool,
+    pub jwks: Option<serde_json::Value>,
+    pub enabled: bool,
+    pub secrets: ClientSecrets,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Checks registered extra claims: a JSON object with no reserved name.
+pub fn validate_claims(claims: &serde_json::Map<String, serde_json::Value>) -> Result<(), String> {
+    match claims
+        .keys()
+        .find(|k| RESERVED_CLAIMS.contains(&k.as_str()))
+    {
+        Some(k) => Err(format!(
+            "claim `{k}` is set by tokend and cannot be registered as an extra claim"
+        )),
+        None => Ok(()),
+    }
+}
+
+impl Client {
+    pub fn validate_claims(&self) -> Result<(), String> {
+        validate_claims(&self.claims)
+    }
+}

@@ -1,0 +1,18 @@
+//! Plain types of the problem, parsed at the edge and valid by construction
+//! (house rule 1). Nothing here does I/O or reads the clock.
+
+mod algorithm;
+mod audience;
+mod client;
+mod client_id;
+mod key_record;
+mod policy;
+mod scope;
+
+pub use algorithm::Algorithm;
+pub use audience::Audience;
+pub use client::{AuthMethod, Client, ClientSecrets, RESERVED_CLAIMS, SecretHash, validate_claims};
+pub use client_id::ClientId;
+pub use key_record::KeyRecord;
+pub use policy::{Grant, GrantRefusal, TokenPolicy};
+pub use scope::Scope;

@@ -1,0 +1,56 @@
+//! `POST /token` (RFC 6749 §4.4).
+
+use super::MAX_BODY;
+use crate::app::AppState;
+use crate::oauth::OAuthError;
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use bytes::BytesMut;
+use futures_util::StreamExt;
+
+/// Reads the body, refusing more than `limit` bytes with 413.
+pub async fn read_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<BytesMut, OAuthError> {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|len| len > limit) {
+        return Err(OAuthError::payload_too_large(limit));
+    }
+    let mut body = BytesMut::with_capacity(declared.unwrap_or(256).min(limit));
+    while let Some(chunk) = payload.next().await {
+        let chunk =
+            chunk.map_err(|_| OAuthError::invalid_request("could not read the request body"))?;
+        if body.len() + chunk.len() > limit {
+            return Err(OAuthError::payload_too_large(limit));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+pub async fn token(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, OAuthError> {
+    let body = read_body(&req, payload, MAX_BODY).await?;
+    let headers = req.headers();
+    let response = state
+        .tokens
+        .token(
+            headers.get(header::CONTENT_TYPE).map(|v| v.as_bytes()),
+            headers.get(header::AUTHORIZATION).map(|v| v.as_bytes()),
+            &body,
+        )
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"))
+        .json(response))
+}

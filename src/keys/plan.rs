@@ -1,0 +1,306 @@
+//! The rotation plan (SPEC §5), a pure function of `now`, the stored keys and
+//! the policy. Key states are derived, never stored: a key is `next` before
+//! its `activates_at`, `active` while it is the newest key whose time has come,
+//! `retired` once a later key took over, and removed when its retention ends.
+//! Replicas therefore switch signers at the same instant without talking to
+//! each other, and a crash between two writes cannot strand a state.
+
+use crate::domain::{Algorithm, KeyRecord};
+use serde::Serialize;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RotationPolicy {
+    pub algorithm: Algorithm,
+    pub rotate_every: i64,
+    pub publish_ahead: i64,
+    pub refresh_every: i64,
+    pub leeway: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyState {
+    Next,
+    Active,
+    Retired,
+    Revoked,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Create and publish a key that signs from `activates_at`.
+    Create { activates_at: i64, alg: Algorithm },
+    /// Unpublish the key and destroy its private part.
+    Remove { kid: String },
+}
+
+fn is_revoked_at(key: &KeyRecord, now: i64) -> bool {
+    key.revoked_at.is_some_and(|r| r <= now)
+}
+
+/// The key that signs at `now`: the newest unrevoked key whose time has come.
+pub fn active(now: i64, keys: &[KeyRecord]) -> Option<&KeyRecord> {
+    keys.iter()
+        .filter(|k| !is_revoked_at(k, now) && k.activates_at <= now)
+        .max_by(|a, b| {
+            (a.activates_at, a.created_at, &a.kid).cmp(&(b.activates_at, b.created_at, &b.kid))
+        })
+}
+
+pub fn state(key: &KeyRecord, keys: &[KeyRecord], now: i64) -> KeyState {
+    if is_revoked_at(key, now) {
+        KeyState::Revoked
+    } else if key.activates_at > now {
+        KeyState::Next
+    } else if active(now, keys).is_some_and(|a| a.kid == key.kid) {
+        KeyState::Active
+    } else {
+        KeyState::Retired
+    }
+}
+
+/// When a later key took over from `key`: the first activation after its own
+/// of a key that really signed (one revoked before its time never did).
+pub fn retired_at(key: &KeyRecord, keys: &[KeyRecord]) -> Option<i64> {
+    keys.iter()
+        .filter(|k| k.kid != key.kid && k.activates_at > key.activates_at)
+        .filter(|k| k.revoked_at.is_none_or(|r| r > k.activates_at))
+        .map(|k| k.activates_at)
+        .min()
+}
+
+/// When the key leaves the JWKS for good. A retired key stays until every
+/// token it may have signed has expired: another replica may sign with it up
+/// to `refresh_every` after it retired, for up to the largest `max_ttl`
+/// recorded on it, plus the verifiers' leeway. A revoked key is unpublished at
+/// once but its record stays as long, so introspection can name the reason.
+pub fn removal_at(key: &KeyRecord, keys: &[KeyRecord], policy: &RotationPolicy) -> Option<i64> {
+    if let Some(revoked) = key.revoked_at {
+        return Some(revoked + key.max_ttl_secs + policy.leeway);
+    }
+    retired_at(key, keys).map(|r| r + policy.refresh_every + key.max_ttl_secs + policy.leeway)
+}
+
+/// The newest unrevoked key that has not started signing yet, after `after`.
+fn successor<'a>(keys: &'a [KeyRecord], after: &KeyRecord, now: i64) -> Option<&'a KeyRecord> {
+    keys.iter()
+        .filter(|k| !is_revoked_at(k, now) && k.activates_at > after.activates_at)
+        .max_by_key(|k| k.activates_at)
+}
+
+/// When the plan will next create (and publish) a key; `now` when overdue.
+pub fn next_publication(now: i64, keys: &[KeyRecord], policy: &RotationPolicy) -> i64 {
+    let Some(active) = active(now, keys) else {
+        return now;
+    };
+    match successor(keys, active, now) {
+        Some(next) if next.alg != policy.algorithm => next.activates_at,
+        Some(next) => next.activates_at + policy.rotate_every - policy.publish_ahead,
+        None if active.alg != policy.algorithm => now,
+        None => (active.activates_at + policy.rotate_every - policy.publish_ahead).max(now),
+    }
+}
+
+/// What must happen at `now` to keep the lifecycle on schedule.
+pub fn plan(now: i64, keys: &[KeyRecord], policy: &RotationPolicy) -> Vec<Action> {
+    let mut actions: Vec<Action> = keys
+        .iter()
+        .filter(|k| removal_at(k, keys, policy).is_some_and(|at| at <= now))
+        .map(|k| Action::Remove { kid: k.kid.clone() })
+        .collect();
+
+    match active(now, keys) {
+        None => actions.push(Action::Create {
+            activates_at: now,
+            alg: policy.algorithm,
+        }),
+        Some(active) if successor(keys, active, now).is_none() => {
+            let algorithm_changed = active.alg != policy.algorithm;
+            let due = if algorithm_changed {
+                now
+            } else {
+                active.activates_at + policy.rotate_every - policy.publish_ahead
+            };
+            if now >= due {
+                let activates_at = if algorithm_changed {
+                    now + policy.publish_ahead
+                } else {
+                    (active.activates_at + policy.rotate_every).max(now + policy.publish_ahead)
+                };
+                actions.push(Action::Create {
+                    activates_at,
+                    alg: policy.algorithm,
+                });
+            }
+        }
+        Some(_) => {}
+    }
+    actions
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DAY: i64 = 86_400;
+
+    fn policy() -> RotationPolicy {
+        RotationPolicy {
+            algorithm: Algorithm::ES256,
+            rotate_every: 30 * DAY,
+            publish_ahead: 3600,
+            refresh_every: 10,
+            leeway: 60,
+        }
+    }
+
+    /// Applies the plan as the background task would, with kids k0, k1, …
+    fn apply(now: i64, keys: &mut Vec<KeyRecord>, counter: &mut u32, max_ttl: i64) {
+        for action in plan(now, keys, &policy()) {
+            match action {
+                Action::Create { activates_at, alg } => {
+                    keys.push(KeyRecord {
+                        kid: format!("k{counter}"),
+                        alg,
+                        created_at: now,
+                        activates_at,
+                        revoked_at: None,
+                        max_ttl_secs: max_ttl,
+                    });
+                    *counter += 1;
+                }
+                Action::Remove { kid } => keys.retain(|k| k.kid != kid),
+            }
+        }
+    }
+
+    #[test]
+    fn first_key_activates_at_once() {
+        let actions = plan(1000, &[], &policy());
+        assert_eq!(
+            actions,
+            vec![Action::Create {
+                activates_at: 1000,
+                alg: Algorithm::ES256
+            }]
+        );
+    }
+
+    #[test]
+    fn walks_through_many_lifecycles_on_schedule() {
+        let p = policy();
+        let mut keys = Vec::new();
+        let mut n = 0;
+        let start = 1_000_000;
+        let mut now = start;
+        while now < start + 200 * DAY {
+            apply(now, &mut keys, &mut n, DAY);
+            // Exactly one active key, and at most one next key at any time.
+            assert!(active(now, &keys).is_some());
+            let next = keys
+                .iter()
+                .filter(|k| state(k, &keys, now) == KeyState::Next)
+                .count();
+            assert!(next <= 1);
+            // A next key is published at least publish_ahead before it signs.
+            for k in &keys {
+                assert!(k.activates_at - k.created_at >= p.publish_ahead || k.kid == "k0");
+            }
+            now += 600;
+        }
+        // 200 days / 30 days per key: 7 keys created.
+        assert_eq!(n, 7);
+        // Retired keys are removed after refresh + max_ttl + leeway: at most
+        // the active, the retired one within a day, and perhaps a next key.
+        assert!(keys.len() <= 3, "{keys:?}");
+    }
+
+    #[test]
+    fn rotation_after_downtime_still_publishes_ahead() {
+        let p = policy();
+        let keys = vec![KeyRecord {
+            kid: "a".into(),
+            alg: Algorithm::ES256,
+            created_at: 0,
+            activates_at: 0,
+            revoked_at: None,
+            max_ttl_secs: 3600,
+        }];
+        let now = 40 * DAY; // the server was down past the rotation time
+        let actions = plan(now, &keys, &p);
+        assert_eq!(
+            actions,
+            vec![Action::Create {
+                activates_at: now + p.publish_ahead,
+                alg: Algorithm::ES256
+            }]
+        );
+    }
+
+    #[test]
+    fn algorithm_change_prepublishes_a_key_of_the_new_algorithm() {
+        let p = policy();
+        let keys = vec![KeyRecord {
+            kid: "a".into(),
+            alg: Algorithm::RS256,
+            created_at: 0,
+            activates_at: 0,
+            revoked_at: None,
+            max_ttl_secs: 3600,
+        }];
+        assert_eq!(
+            plan(100, &keys, &p),
+            vec![Action::Create {
+                activates_at: 100 + p.publish_ahead,
+                alg: Algorithm::ES256
+            }]
+        );
+    }
+
+    #[test]
+    fn retired_key_is_kept_for_its_largest_recorded_max_ttl() {
+        let p = policy();
+        let keys = vec![
+            KeyRecord {
+                kid: "old".into(),
+                alg: Algorithm::ES256,
+                created_at: 0,
+                activates_at: 0,
+                revoked_at: None,
+                max_ttl_secs: 7200,
+            },
+            KeyRecord {
+                kid: "new".into(),
+                alg: Algorithm::ES256,
+                created_at: 100,
+                activates_at: 5000,
+                revoked_at: None,
+                max_ttl_secs: 60,
+            },
+        ];
+        let removal = 5000 + p.refresh_every + 7200 + p.leeway;
+        assert_eq!(removal_at(&keys[0], &keys, &p), Some(removal));
+        assert!(plan(removal - 1, &keys, &p).is_empty());
+        assert_eq!(
+            plan(removal, &keys, &p),
+            vec![Action::Remove { kid: "old".into() }]
+        );
+    }
+
+    #[test]
+    fn revoking_the_active_key_makes_the_plan_create_one_now() {
+        let keys = vec![KeyRecord {
+            kid: "a".into(),
+            alg: Algorithm::ES256,
+            created_at: 0,
+            activates_at: 0,
+            revoked_at: Some(50),
+            max_ttl_secs: 3600,
+        }];
+        assert_eq!(state(&keys[0], &keys, 60), KeyState::Revoked);
+        assert!(plan(60, &keys, &policy()).contains(&Action::Create {
+            activates_at: 60,
+            alg: Algorithm::ES256
+        }));
+    }
+}

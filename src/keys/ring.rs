@@ -1,0 +1,247 @@
+//! The in-memory key ring: every published key with its parsed verifier, the
+//! parsed signers of the keys that may sign, and the pre-rendered JWKS. A ring
+//! is immutable; the process swaps in a new one atomically when keys change,
+//! so the signer, the JWKS and verification always agree.
+
+use super::plan;
+use super::signer::{PublicJwk, Signer};
+use super::{KeyError, MasterKey};
+use crate::domain::{Algorithm, KeyRecord};
+use aws_lc_rs::digest;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+pub struct RingKey {
+    pub record: KeyRecord,
+    pub jwk: PublicJwk,
+    decoding: jsonwebtoken::DecodingKey,
+    signer: Option<Signer>,
+}
+
+impl RingKey {
+    /// Builds a ring entry from stored parts. The private part is unsealed only
+    /// for keys that may still sign (`next` or `active` at `now`).
+    pub fn new(
+        record: KeyRecord,
+        jwk_json: &str,
+        sealed_private: Option<&[u8]>,
+        master: &MasterKey,
+        all: &[KeyRecord],
+        now: i64,
+    ) -> Result<Self, KeyError> {
+        let jwk: PublicJwk = serde_json::from_str(jwk_json).map_err(|e| KeyError::Material {
+            kid: record.kid.clone(),
+            reason: format!("stored JWK is not valid: {e}"),
+        })?;
+        let decoding = jwk.decoding_key()?;
+        let may_sign = matches!(
+            plan::state(&record, all, now),
+            plan::KeyState::Next | plan::KeyState::Active
+        );
+        let signer = match (may_sign, sealed_private) {
+            (true, Some(sealed)) => {
+                let pkcs8 = master.open(&record.kid, sealed)?;
+                Some(Signer::from_pkcs8(record.alg, &record.kid, &pkcs8)?)
+            }
+            _ => None,
+        };
+        Ok(Self {
+            record,
+            jwk,
+            decoding,
+            signer,
+        })
+    }
+}
+
+/// The claims of an RFC 9068 access token issued by tokend.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AccessClaims {
+    pub iss: String,
+    pub sub: String,
+    pub aud: serde_json::Value,
+    pub exp: i64,
+    pub iat: i64,
+    pub nbf: i64,
+    pub jti: String,
+    pub client_id: String,
+    pub scope: String,
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VerifyError {
+    #[error("not a JWT")]
+    Malformed,
+    #[error("typ is not at+jwt")]
+    WrongType,
+    #[error("signed by a key this issuer does not know")]
+    UnknownKey,
+    #[error("signed by a revoked key")]
+    RevokedKey,
+    #[error("alg does not match the key")]
+    WrongAlgorithm,
+    #[error("signature or claims are invalid: {0}")]
+    Invalid(String),
+    #[error("issued by another issuer")]
+    WrongIssuer,
+    #[error("expired")]
+    Expired,
+    #[error("not yet valid")]
+    NotYetValid,
+}
+
+pub struct KeyRing {
+    keys: Vec<RingKey>,
+    jwks: Bytes,
+    etag: String,
+    /// When the rotation plan will next publish a key (unix seconds).
+    next_publication: Option<i64>,
+}
+
+impl KeyRing {
+    pub fn empty() -> Self {
+        Self::new(Vec::new())
+    }
+
+    pub fn new(mut keys: Vec<RingKey>) -> Self {
+        // Same order as `plan::active`: the first signer found is the active key.
+        keys.sort_by(|a, b| {
+            let key = |k: &RingKey| {
+                (
+                    k.record.activates_at,
+                    k.record.created_at,
+                    k.record.kid.clone(),
+                )
+            };
+            key(b).cmp(&key(a))
+        });
+        let published: Vec<&PublicJwk> = keys
+            .iter()
+            .filter(|k| k.record.revoked_at.is_none())
+            .map(|k| &k.jwk)
+            .collect();
+        let jwks = Bytes::from(
+            serde_json::to_vec(&serde_json::json!({ "keys": published }))
+                .expect("a JWKS always serializes"),
+        );
+        let etag = format!(
+            "\"{}\"",
+            B64.encode(&digest::digest(&digest::SHA256, &jwks).as_ref()[..16])
+        );
+        Self {
+            keys,
+            jwks,
+            etag,
+            next_publication: None,
+        }
+    }
+
+    /// Notes when the plan next publishes a key, for the JWKS `max-age`.
+    pub fn with_next_publication(mut self, at: i64) -> Self {
+        self.next_publication = Some(at);
+        self
+    }
+
+    pub fn next_publication(&self) -> Option<i64> {
+        self.next_publication
+    }
+
+    /// Seconds a verifier may cache the JWKS at `now`: the bound, or less so
+    /// that no cache outlives the next planned publication (0 once it is due).
+    pub fn jwks_max_age(&self, now: i64, bound: u64) -> u64 {
+        match self.next_publication {
+            Some(at) => bound.min(at.saturating_sub(now).max(0) as u64),
+            None => bound,
+        }
+    }
+
+    /// The signer at `now`: the newest unrevoked key whose time has come.
+    pub fn signer(&self, now: i64) -> Option<&Signer> {
+        self.keys
+            .iter()
+            .find(|k| k.record.revoked_at.is_none() && k.record.activates_at <= now)
+            .and_then(|k| k.signer.as_ref())
+    }
+
+    pub fn keys(&self) -> &[RingKey] {
+        &self.keys
+    }
+
+    pub fn records(&self) -> Vec<KeyRecord> {
+        self.keys.iter().map(|k| k.record.clone()).collect()
+    }
+
+    pub fn get(&self, kid: &str) -> Option<&RingKey> {
+        self.keys.iter().find(|k| k.record.kid == kid)
+    }
+
+    /// The JWKS document, rendered once per ring.
+    pub fn jwks(&self) -> Bytes {
+        self.jwks.clone()
+    }
+
+    pub fn etag(&self) -> &str {
+        &self.etag
+    }
+
+    /// Verifies an access token as a resource server would (RFC 9068 §4):
+    /// `typ`, a known unrevoked `kid`, its algorithm, the signature, `iss`,
+    /// and `exp`/`nbf` against `now` with `leeway`.
+    pub fn verify(
+        &self,
+        token: &str,
+        issuer: &str,
+        now: i64,
+        leeway: i64,
+    ) -> Result<AccessClaims, VerifyError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| VerifyError::Malformed)?;
+        if !header
+            .typ
+            .as_deref()
+            .is_some_and(|t| t.eq_ignore_ascii_case("at+jwt"))
+        {
+            return Err(VerifyError::WrongType);
+        }
+        let kid = header.kid.as_deref().ok_or(VerifyError::UnknownKey)?;
+        let key = self.get(kid).ok_or(VerifyError::UnknownKey)?;
+        if key.record.revoked_at.is_some() {
+            return Err(VerifyError::RevokedKey);
+        }
+        if format!("{:?}", header.alg) != key.record.alg.as_str() {
+            return Err(VerifyError::WrongAlgorithm);
+        }
+        let mut validation = jsonwebtoken::Validation::new(jwt_alg(key.record.alg));
+        // Time is checked below against the injected clock.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.validate_aud = false;
+        validation.required_spec_claims.clear();
+        let data = jsonwebtoken::decode::<AccessClaims>(token, &key.decoding, &validation)
+            .map_err(|e| VerifyError::Invalid(e.to_string()))?;
+        let claims = data.claims;
+        if claims.iss != issuer {
+            return Err(VerifyError::WrongIssuer);
+        }
+        if now >= claims.exp + leeway {
+            return Err(VerifyError::Expired);
+        }
+        if now + leeway < claims.nbf {
+            return Err(VerifyError::NotYetValid);
+        }
+        Ok(claims)
+    }
+}
+
+fn jwt_alg(alg: Algorithm) -> jsonwebtoken::Algorithm {
+    match alg {
+        Algorithm::RS256 => jsonwebtoken::Algorithm::RS256,
+        Algorithm::PS256 => jsonwebtoken::Algorithm::PS256,
+        Algorithm::ES256 => jsonwebtoken::Algorithm::ES256,
+        Algorithm::ES384 => jsonwebtoken::Algorithm::ES384,
+        Algorithm::EdDSA => jsonwebtoken::Algorithm::EdDSA,
+    }
+}

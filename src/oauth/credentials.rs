@@ -1,0 +1,170 @@
+//! Client credentials in a request (RFC 6749 §2.3): HTTP Basic with the id and
+//! secret form-url-encoded before base64 (§2.3.1, so ids with `:` or `%`
+//! work), the same pair in the body, or a JWT assertion (RFC 7523 §2.2).
+//! Exactly one method per request.
+
+use super::OAuthError;
+use super::form::{Form, form_urlencoded_decode};
+use crate::domain::AuthMethod;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use secrecy::SecretString;
+
+pub const JWT_BEARER_ASSERTION: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+#[derive(Debug)]
+pub enum Credentials {
+    Secret {
+        client_id: String,
+        secret: SecretString,
+        method: AuthMethod,
+    },
+    Assertion {
+        client_id: Option<String>,
+        assertion: SecretString,
+    },
+    /// No authentication at all.
+    Missing,
+}
+
+/// Parses `Authorization: Basic …` into the decoded id and secret.
+pub fn parse_basic(header: &[u8]) -> Result<(String, SecretString), OAuthError> {
+    let malformed = || OAuthError::invalid_request("malformed Basic authorization header");
+    let header = std::str::from_utf8(header).map_err(|_| malformed())?;
+    let (scheme, rest) = header.trim().split_once(' ').ok_or_else(malformed)?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Err(OAuthError::invalid_client(
+            "unsupported authorization scheme; use Basic",
+        ));
+    }
+    let decoded = zeroize::Zeroizing::new(STANDARD.decode(rest.trim()).map_err(|_| malformed())?);
+    let at = decoded
+        .iter()
+        .position(|&b| b == b':')
+        .ok_or_else(malformed)?;
+    let id = form_urlencoded_decode(&decoded[..at]).map_err(|_| malformed())?;
+    let secret = form_urlencoded_decode(&decoded[at + 1..]).map_err(|_| malformed())?;
+    Ok((id, SecretString::from(secret)))
+}
+
+impl Credentials {
+    /// Finds the one authentication method a request uses.
+    pub fn extract(authorization: Option<&[u8]>, form: &Form) -> Result<Self, OAuthError> {
+        let bad = |e: super::FormError| OAuthError::invalid_request(e.to_string());
+        let body_id = form.single("client_id").map_err(bad)?;
+        let body_secret = form.single("client_secret").map_err(bad)?;
+        let assertion = form.single("client_assertion").map_err(bad)?;
+        let assertion_type = form.single("client_assertion_type").map_err(bad)?;
+        let two = || OAuthError::invalid_request("use exactly one client authentication method");
+
+        if let Some(header) = authorization {
+            if body_secret.is_some() || assertion.is_some() {
+                return Err(two());
+            }
+            let (client_id, secret) = parse_basic(header)?;
+            if body_id.is_some_and(|id| id != client_id) {
+                return Err(OAuthError::invalid_request(
+                    "client_id in the body differs from the one in the Authorization header",
+                ));
+            }
+            return Ok(Credentials::Secret {
+                client_id,
+                secret,
+                method: AuthMethod::ClientSecretBasic,
+            });
+        }
+        match (body_secret, assertion) {
+            (Some(_), Some(_)) => Err(two()),
+            (Some(secret), None) => {
+                let client_id = body_id.ok_or_else(|| {
+                    OAuthError::invalid_request("client_secret needs a client_id")
+                })?;
+                Ok(Credentials::Secret {
+                    client_id: client_id.to_owned(),
+                    secret: SecretString::from(secret.to_owned()),
+                    method: AuthMethod::ClientSecretPost,
+                })
+            }
+            (None, Some(assertion)) => {
+                if assertion_type != Some(JWT_BEARER_ASSERTION) {
+                    return Err(OAuthError::invalid_request(format!(
+                        "client_assertion_type must be {JWT_BEARER_ASSERTION}"
+                    )));
+                }
+                Ok(Credentials::Assertion {
+                    client_id: body_id.map(str::to_owned),
+                    assertion: SecretString::from(assertion.to_owned()),
+                })
+            }
+            (None, None) => Ok(Credentials::Missing),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    fn basic(raw: &str) -> Vec<u8> {
+        format!("Basic {}", STANDARD.encode(raw)).into_bytes()
+    }
+
+    #[test]
+    fn basic_is_form_url_decoded() {
+        let (id, secret) = parse_basic(&basic("svc%3Aa%25b:s%2Bx+y")).unwrap();
+        assert_eq!(id, "svc:a%b");
+        assert_eq!(secret.expose_secret(), "s+x y");
+    }
+
+    #[test]
+    fn basic_scheme_is_case_insensitive() {
+        let header = format!("bAsIc {}", STANDARD.encode("a:b"));
+        assert!(parse_basic(header.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn malformed_basic_is_invalid_request() {
+        for bad in [
+            "Basic",
+            "Basic !!!",
+            &format!("Basic {}", STANDARD.encode("nocolon")),
+        ] {
+            let err = parse_basic(bad.as_bytes()).unwrap_err();
+            assert_eq!(err.code, super::super::ErrorCode::InvalidRequest, "{bad}");
+        }
+        let err = parse_basic(&basic("a%zz:b")).unwrap_err();
+        assert_eq!(err.code, super::super::ErrorCode::InvalidRequest);
+    }
+
+    #[test]
+    fn two_methods_are_refused() {
+        let form = Form::parse(b"client_id=a&client_secret=b").unwrap();
+        let err = Credentials::extract(Some(&basic("a:b")), &form).unwrap_err();
+        assert_eq!(err.code, super::super::ErrorCode::InvalidRequest);
+    }
+
+    #[test]
+    fn post_credentials_and_missing() {
+        let form = Form::parse(b"client_id=a&client_secret=b").unwrap();
+        assert!(matches!(
+            Credentials::extract(None, &form).unwrap(),
+            Credentials::Secret {
+                method: AuthMethod::ClientSecretPost,
+                ..
+            }
+        ));
+        let form = Form::parse(b"client_id=a").unwrap();
+        assert!(matches!(
+            Credentials::extract(None, &form).unwrap(),
+            Credentials::Missing
+        ));
+    }
+
+    #[test]
+    fn debug_does_not_show_the_secret() {
+        let form = Form::parse(b"client_id=a&client_secret=hunter2").unwrap();
+        let creds = Credentials::extract(None, &form).unwrap();
+        assert!(!format!("{creds:?}").contains("hunter2"));
+    }
+}

@@ -1,0 +1,172 @@
+//! RFC 6749 §5.2 error responses. An [`OAuthError`] knows its code and HTTP
+//! status and renders itself as JSON with `Cache-Control: no-store`, plus
+//! `WWW-Authenticate` on 401 and `Retry-After` on 429/503.
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use std::borrow::Cow;
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    InvalidRequest,
+    InvalidClient,
+    InvalidGrant,
+    UnauthorizedClient,
+    UnsupportedGrantType,
+    InvalidScope,
+    InvalidTarget,
+    TemporarilyUnavailable,
+    ServerError,
+    NotFound,
+    MethodNotAllowed,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidRequest => "invalid_request",
+            ErrorCode::InvalidClient => "invalid_client",
+            ErrorCode::InvalidGrant => "invalid_grant",
+            ErrorCode::UnauthorizedClient => "unauthorized_client",
+            ErrorCode::UnsupportedGrantType => "unsupported_grant_type",
+            ErrorCode::InvalidScope => "invalid_scope",
+            ErrorCode::InvalidTarget => "invalid_target",
+            ErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
+            ErrorCode::ServerError => "server_error",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::MethodNotAllowed => "method_not_allowed",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct OAuthError {
+    pub code: ErrorCode,
+    pub description: Cow<'static, str>,
+    pub status: StatusCode,
+    pub retry_after: Option<u64>,
+}
+
+impl OAuthError {
+    pub fn new(
+        code: ErrorCode,
+        status: StatusCode,
+        description: impl Into<Cow<'static, str>>,
+    ) -> Self {
+        Self {
+            code,
+            description: description.into(),
+            status,
+            retry_after: None,
+        }
+    }
+
+    pub fn invalid_request(d: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorCode::InvalidRequest, StatusCode::BAD_REQUEST, d)
+    }
+
+    pub fn invalid_client(d: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorCode::InvalidClient, StatusCode::UNAUTHORIZED, d)
+    }
+
+    /// The one answer for an unknown client and a wrong secret.
+    pub fn authentication_failed() -> Self {
+        Self::invalid_client("client authentication failed")
+    }
+
+    pub fn unauthorized_client(d: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorCode::UnauthorizedClient, StatusCode::BAD_REQUEST, d)
+    }
+
+    pub fn unsupported_grant_type(d: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorCode::UnsupportedGrantType, StatusCode::BAD_REQUEST, d)
+    }
+
+    pub fn invalid_scope(d: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorCode::InvalidScope, StatusCode::BAD_REQUEST, d)
+    }
+
+    pub fn invalid_target(d: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorCode::InvalidTarget, StatusCode::BAD_REQUEST, d)
+    }
+
+    pub fn payload_too_large(limit: usize) -> Self {
+        Self::new(
+            ErrorCode::InvalidRequest,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("request body is larger than {} KiB", limit / 1024),
+        )
+    }
+
+    pub fn method_not_allowed() -> Self {
+        Self::new(
+            ErrorCode::MethodNotAllowed,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "this endpoint only accepts POST",
+        )
+    }
+
+    pub fn not_found() -> Self {
+        Self::new(
+            ErrorCode::NotFound,
+            StatusCode::NOT_FOUND,
+            "no such endpoint",
+        )
+    }
+
+    pub fn unavailable(d: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            retry_after: Some(1),
+            ..Self::new(
+                ErrorCode::TemporarilyUnavailable,
+                StatusCode::SERVICE_UNAVAILABLE,
+                d,
+            )
+        }
+    }
+
+    pub fn server_error(d: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorCode::ServerError, StatusCode::INTERNAL_SERVER_ERROR, d)
+    }
+}
+
+impl fmt::Display for OAuthError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code.as_str(), self.description)
+    }
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: &'a str,
+    error_description: &'a str,
+}
+
+impl ResponseError for OAuthError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut response = HttpResponse::build(self.status);
+        response
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .insert_header((header::PRAGMA, "no-cache"));
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.insert_header((header::WWW_AUTHENTICATE, r#"Basic realm="tokend""#));
+        }
+        if self.status == StatusCode::METHOD_NOT_ALLOWED {
+            response.insert_header((header::ALLOW, "POST"));
+        }
+        if let Some(secs) = self.retry_after {
+            response.insert_header((header::RETRY_AFTER, secs.to_string()));
+        }
+        response.json(Body {
+            error: self.code.as_str(),
+            error_description: &self.description,
+        })
+    }
+}

@@ -1,0 +1,143 @@
+//! A strict `application/x-www-form-urlencoded` parser (WHATWG URL §5.1 with
+//! RFC 6749 §3.2 rules): malformed percent escapes and invalid UTF-8 are
+//! errors rather than silently replaced, empty values count as omitted, and a
+//! parameter that may appear once is refused when repeated.
+
+use std::fmt;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FormError {
+    BadEscape,
+    NotUtf8,
+    Repeated(String),
+}
+
+impl fmt::Display for FormError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FormError::BadEscape => f.write_str("body has a malformed percent escape"),
+            FormError::NotUtf8 => f.write_str("body is not valid UTF-8 once decoded"),
+            FormError::Repeated(name) => write!(f, "parameter `{name}` is repeated"),
+        }
+    }
+}
+
+fn hex(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Decodes one form component: `+` is a space, `%XX` a byte; the result must
+/// be UTF-8.
+pub fn form_urlencoded_decode(input: &[u8]) -> Result<String, FormError> {
+    let mut out = Vec::with_capacity(input.len());
+    let mut i = 0;
+    while i < input.len() {
+        match input[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hi = input.get(i + 1).copied().and_then(hex);
+                let lo = input.get(i + 2).copied().and_then(hex);
+                match (hi, lo) {
+                    (Some(hi), Some(lo)) => out.push(hi << 4 | lo),
+                    _ => return Err(FormError::BadEscape),
+                }
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).map_err(|_| FormError::NotUtf8)
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Form {
+    pairs: Vec<(String, String)>,
+}
+
+impl Form {
+    pub fn parse(body: &[u8]) -> Result<Self, FormError> {
+        let mut pairs = Vec::new();
+        for part in body.split(|&b| b == b'&').filter(|p| !p.is_empty()) {
+            let (name, value) = match part.iter().position(|&b| b == b'=') {
+                Some(at) => (&part[..at], &part[at + 1..]),
+                None => (part, &b""[..]),
+            };
+            let name = form_urlencoded_decode(name)?;
+            let value = form_urlencoded_decode(value)?;
+            if !value.is_empty() {
+                pairs.push((name, value));
+            }
+        }
+        Ok(Self { pairs })
+    }
+
+    /// A parameter that may appear at most once.
+    pub fn single<'a>(&'a self, name: &'a str) -> Result<Option<&'a str>, FormError> {
+        let mut found = self.all(name);
+        let first = found.next();
+        if found.next().is_some() {
+            return Err(FormError::Repeated(name.to_owned()));
+        }
+        Ok(first)
+    }
+
+    /// Every value of a repeatable parameter.
+    pub fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.pairs
+            .iter()
+            .filter(move |(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.all(name).next().is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_plus_and_percent() {
+        let f = Form::parse(b"scope=read+write&client_id=a%3Ab%25c").unwrap();
+        assert_eq!(f.single("scope").unwrap(), Some("read write"));
+        assert_eq!(f.single("client_id").unwrap(), Some("a:b%c"));
+    }
+
+    #[test]
+    fn repeated_single_parameter_is_an_error() {
+        let f = Form::parse(b"grant_type=a&grant_type=b").unwrap();
+        assert_eq!(
+            f.single("grant_type"),
+            Err(FormError::Repeated("grant_type".into()))
+        );
+    }
+
+    #[test]
+    fn repeatable_parameters_collect() {
+        let f = Form::parse(b"resource=a&resource=b&audience=c").unwrap();
+        assert_eq!(f.all("resource").collect::<Vec<_>>(), vec!["a", "b"]);
+    }
+
+    #[test]
+    fn empty_values_count_as_omitted() {
+        let f = Form::parse(b"scope=&scope=read&x").unwrap();
+        assert_eq!(f.single("scope").unwrap(), Some("read"));
+        assert!(!f.contains("x"));
+    }
+
+    #[test]
+    fn malformed_escapes_and_bad_utf8_are_errors() {
+        assert_eq!(Form::parse(b"a=%4").unwrap_err(), FormError::BadEscape);
+        assert_eq!(Form::parse(b"a=%zz").unwrap_err(), FormError::BadEscape);
+        assert_eq!(Form::parse(b"a=%ff%fe").unwrap_err(), FormError::NotUtf8);
+        assert_eq!(Form::parse(b"a=\xff").unwrap_err(), FormError::NotUtf8);
+    }
+}

@@ -1,0 +1,19 @@
+//! The protocol: request parsing (RFC 6749 §4.4, §2.3), client authentication,
+//! the RFC 6749 §5.2 errors, the scope and audience decision, and the RFC 9068
+//! access token. Everything here can be tested without HTTP.
+
+mod authenticate;
+mod client_cache;
+mod credentials;
+mod error;
+mod form;
+mod secret;
+mod token;
+
+pub use authenticate::authenticate;
+pub use client_cache::{CachedClient, ClientCache};
+pub use credentials::{Credentials, JWT_BEARER_ASSERTION, parse_basic};
+pub use error::{ErrorCode, OAuthError};
+pub use form::{Form, FormError, form_urlencoded_decode};
+pub use secret::{ClientSecret, generate_secret, hash_secret, verify_secret};
+pub use token::{TokenIssuer, TokenResponse};

@@ -1,0 +1,176 @@
+//! The token endpoint's logic (RFC 6749 §4.4, RFC 8707, RFC 9068): parse the
+//! request, authenticate the client, decide scope/audience/lifetime, build the
+//! claims and sign them with the active key. Memory only: the client comes
+//! from the cache, the key from the key ring.
+
+use super::client_cache::ClientCache;
+use super::credentials::Credentials;
+use super::form::Form;
+use super::{OAuthError, authenticate};
+use crate::clock::SharedClock;
+use crate::domain::{Audience, GrantRefusal, Scope, TokenPolicy};
+use crate::keys::KeyRing;
+use arc_swap::ArcSwap;
+use aws_lc_rs::hmac;
+use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Serialize;
+use std::sync::Arc;
+
+#[derive(Debug, Serialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: u64,
+    pub scope: String,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Aud<'a> {
+    One(&'a str),
+    Many(Vec<&'a str>),
+}
+
+#[derive(Serialize)]
+struct Claims<'a> {
+    iss: &'a str,
+    sub: &'a str,
+    aud: Aud<'a>,
+    exp: i64,
+    iat: i64,
+    nbf: i64,
+    jti: &'a str,
+    client_id: &'a str,
+    scope: &'a str,
+}
+
+/// Everything the token endpoint needs, shared by all workers.
+pub struct TokenIssuer {
+    pub issuer: String,
+    pub policy: TokenPolicy,
+    pub clients: Arc<ClientCache>,
+    pub pepper: Arc<hmac::Key>,
+    pub ring: Arc<ArcSwap<KeyRing>>,
+    pub clock: SharedClock,
+}
+
+fn is_form_content_type(content_type: Option<&[u8]>) -> bool {
+    let Some(ct) = content_type else {
+        return false;
+    };
+    let essence = ct.split(|&b| b == b';').next().unwrap_or_default();
+    essence
+        .trim_ascii()
+        .eq_ignore_ascii_case(b"application/x-www-form-urlencoded")
+}
+
+fn new_jti() -> String {
+    let mut bytes = [0u8; 16];
+    SystemRandom::new()
+        .fill(&mut bytes)
+        .expect("the system random source works");
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Parses and checks the body of a form-encoded OAuth request.
+pub fn parse_form(content_type: Option<&[u8]>, body: &[u8]) -> Result<Form, OAuthError> {
+    if !is_form_content_type(content_type) {
+        return Err(OAuthError::invalid_request(
+            "Content-Type must be application/x-www-form-urlencoded",
+        ));
+    }
+    Form::parse(body).map_err(|e| OAuthError::invalid_request(e.to_string()))
+}
+
+impl TokenIssuer {
+    /// Handles one token request and returns the response or the error.
+    pub async fn token(
+        &self,
+        content_type: Option<&[u8]>,
+        authorization: Option<&[u8]>,
+        body: &[u8],
+    ) -> Result<TokenResponse, OAuthError> {
+        let form = parse_form(content_type, body)?;
+        let bad = |e: super::FormError| OAuthError::invalid_request(e.to_string());
+        match form.single("grant_type").map_err(bad)? {
+            None => return Err(OAuthError::invalid_request("grant_type is required")),
+            Some("client_credentials") => {}
+            Some(other) => {
+                return Err(OAuthError::unsupported_grant_type(format!(
+                    "grant_type `{}` is not supported; use client_credentials",
+                    other.escape_default()
+                )));
+            }
+        }
+        let scope = form
+            .single("scope")
+            .map_err(bad)?
+            .map(Scope::parse)
+            .transpose()
+            .map_err(OAuthError::invalid_scope)?;
+        let mut targets = Vec::new();
+        for resource in form.all("resource") {
+            targets.push(Audience::parse_resource(resource).map_err(OAuthError::invalid_target)?);
+        }
+        for audience in form.all("audience") {
+            targets.push(Audience::parse(audience).map_err(OAuthError::invalid_target)?);
+        }
+        let credentials = Credentials::extract(authorization, &form)?;
+
+        let now = self.clock.now();
+        let client = authenticate(&self.clients, &self.pepper, credentials, now).await?;
+        if !client.client.grant_client_credentials {
+            return Err(OAuthError::unauthorized_client(
+                "this client may not use the client_credentials grant",
+            ));
+        }
+        let grant = self
+            .policy
+            .decide(&client.client, scope.as_ref(), &targets)
+            .map_err(|refusal| match refusal {
+                GrantRefusal::Scope(d) => OAuthError::invalid_scope(d),
+                GrantRefusal::Target(d) => OAuthError::invalid_target(d),
+            })?;
+
+        let iat = now.timestamp();
+        let ttl = grant.ttl.as_secs();
+        let scope = grant.scope.to_string();
+        let jti = new_jti();
+        let aud = match grant.audiences.as_slice() {
+            [one] => Aud::One(one.as_str()),
+            many => Aud::Many(many.iter().map(Audience::as_str).collect()),
+        };
+        let claims = Claims {
+            iss: &self.issuer,
+            sub: client.client.id.as_str(),
+            aud,
+            exp: iat + ttl as i64,
+            iat,
+            nbf: iat,
+            jti: &jti,
+            client_id: client.client.id.as_str(),
+            scope: &scope,
+        };
+        let mut json = serde_json::to_vec(&claims).expect("claims serialize");
+        if !client.extra_claims.is_empty() {
+            json.pop();
+            json.extend_from_slice(client.extra_claims.as_bytes());
+            json.push(b'}');
+        }
+        let ring = self.ring.load();
+        let signer = ring
+            .signer(iat)
+            .ok_or_else(|| OAuthError::unavailable("no signing key is loaded yet; retry"))?;
+        let access_token = signer
+            .sign_jwt(&json)
+            .map_err(|_| OAuthError::server_error("signing failed"))?;
+        Ok(TokenResponse {
+            access_token,
+            token_type: "Bearer",
+            expires_in: ttl,
+            scope,
+        })
+    }
+}

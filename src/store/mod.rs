@@ -1,0 +1,233 @@
+//! All SQL lives here: clients, signing keys, the change feed and metadata, on
+//! SQLite (embedded default) or PostgreSQL (replicas). One code path through
+//! sqlx's `Any` driver with portable SQL; the two databases differ only in
+//! their migrations and in how the rotation lock is taken.
+
+mod changes;
+mod clients;
+mod keys;
+
+pub use changes::Change;
+pub use clients::ClientPage;
+pub use keys::{KeyChanges, NewKey, StoredKey};
+
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::{AnyPool, Executor};
+use std::sync::Once;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("not found")]
+    NotFound,
+    #[error("the database holds a value tokend cannot read: {0}")]
+    Corrupt(String),
+    #[error("database error: {0}")]
+    Other(String),
+    #[error("migration failed: {0}")]
+    Migrate(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                StoreError::Conflict("already exists".into())
+            }
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::WorkerCrashed => StoreError::Unavailable(e.to_string()),
+            sqlx::Error::RowNotFound => StoreError::NotFound,
+            sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_) => {
+                StoreError::Corrupt(e.to_string())
+            }
+            _ => StoreError::Other(e.to_string()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DbKind {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    kind: DbKind,
+}
+
+static DRIVERS: Once = Once::new();
+
+/// `sqlite://data/tokend.db` → the same URL with `mode=rwc`, and its folder made.
+fn prepare_sqlite_url(url: &str) -> Result<String, StoreError> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
+    let (path, query) = match rest.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (rest, None),
+    };
+    if path != ":memory:"
+        && let Some(dir) = std::path::Path::new(path).parent()
+        && !dir.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            StoreError::Unavailable(format!("cannot create folder {}: {e}", dir.display()))
+        })?;
+    }
+    let mut params: Vec<String> = query
+        .map(|q| q.split('&').map(str::to_owned).collect())
+        .unwrap_or_default();
+    if !params.iter().any(|p| p.starts_with("mode=")) {
+        params.push("mode=rwc".into());
+    }
+    Ok(format!("sqlite://{path}?{}", params.join("&")))
+}
+
+impl Store {
+    /// Connects (lazily retrying is the pool's job) and returns the store.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        DRIVERS.call_once(install_default_drivers);
+        let (kind, url) = if url.starts_with("sqlite:") {
+            (DbKind::Sqlite, prepare_sqlite_url(url)?)
+        } else {
+            (DbKind::Postgres, url.to_owned())
+        };
+        let options = AnyPoolOptions::new()
+            .acquire_timeout(Duration::from_secs(3))
+            .max_connections(if kind == DbKind::Sqlite { 4 } else { 8 })
+            .min_connections(0);
+        let pool = options
+            .connect(&url)
+            .await
+            .map_err(|e| StoreError::Unavailable(redact_url(&e.to_string(), &url)))?;
+        if kind == DbKind::Sqlite {
+            // WAL lets the CLI write while a server reads; the busy timeout
+            // makes concurrent writers wait instead of failing.
+            pool.execute("PRAGMA journal_mode = WAL").await?;
+        }
+        Ok(Self { pool, kind })
+    }
+
+    pub fn kind(&self) -> DbKind {
+        self.kind
+    }
+
+    /// Applies pending migrations of this database kind.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        let migrator = match self.kind {
+            DbKind::Sqlite => sqlx::migrate!("migrations/sqlite"),
+            DbKind::Postgres => sqlx::migrate!("migrations/postgres"),
+        };
+        migrator
+            .run(&self.pool)
+            .await
+            .map_err(|e| StoreError::Migrate(e.to_string()))
+    }
+
+    /// A cheap round trip, for readiness.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn meta(&self, name: &str) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT value FROM meta WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    pub async fn set_meta(&self, name: &str, value: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO meta (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = $2",
+        )
+        .bind(name)
+        .bind(value)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Whether anything in the database was sealed or keyed under a master key.
+    pub async fn holds_secrets(&self) -> Result<bool, StoreError> {
+        let keys: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM signing_keys")
+            .fetch_one(&self.pool)
+            .await?;
+        let clients: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM clients")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(keys + clients > 0)
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Starts a transaction that holds the database-wide write lock used for
+    /// key rotation: an advisory lock on PostgreSQL, SQLite's single writer
+    /// (taken at once by a no-op write) on SQLite.
+    async fn begin_locked(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        match self.kind {
+            DbKind::Postgres => {
+                sqlx::query("SELECT pg_advisory_xact_lock(7_411_120_001)")
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            DbKind::Sqlite => {
+                sqlx::query(
+                    "INSERT INTO meta (name, value) VALUES ('rotation_lock', '') ON CONFLICT (name) DO UPDATE SET value = ''",
+                )
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        Ok(tx)
+    }
+}
+
+/// Keeps a password in a connection URL out of error messages.
+fn redact_url(message: &str, url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(parsed) if parsed.password().is_some() => {
+            let password = parsed.password().unwrap_or_default();
+            message.replace(password, "****")
+        }
+        _ => message.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_url_gets_create_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/t.db");
+        let url = prepare_sqlite_url(&format!("sqlite://{}", path.display())).unwrap();
+        assert!(url.ends_with("?mode=rwc"), "{url}");
+        assert!(path.parent().unwrap().exists());
+        let url = prepare_sqlite_url("sqlite://:memory:?mode=memory").unwrap();
+        assert_eq!(url, "sqlite://:memory:?mode=memory");
+    }
+
+    #[test]
+    fn password_is_redacted() {
+        let msg = redact_url(
+            "failed for postgres://u:hunter2@h/db",
+            "postgres://u:hunter2@h/db",
+        );
+        assert!(!msg.contains("hunter2"));
+    }
+}
