@@ -180,7 +180,7 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         match self.kind {
             DbKind::Postgres => {
-                sqlx::query("SELECT pg_advisory_xact_lock(7_411_120_001)")
+                sqlx::query("SELECT pg_advisory_xact_lock(7411120001)")
                     .execute(&mut *tx)
                     .await?;
             }
