@@ -542,7 +542,7 @@ impl Admin {
                 }
             })
             .collect();
-        views.sort_by(|a, b| b.active_from.cmp(&a.active_from));
+        views.sort_by_key(|k| std::cmp::Reverse(k.active_from));
         views
     }
 

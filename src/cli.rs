@@ -39,7 +39,7 @@ pub enum Command {
     Migrate,
     /// Manage clients.
     #[command(subcommand)]
-    Client(ClientCommand),
+    Client(Box<ClientCommand>),
     /// Inspect and rotate signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -276,7 +276,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Client(command) => {
             let admin = Admin::open(Arc::new(settings), clock).await?;
-            client_command(&admin, command, &out).await
+            client_command(&admin, *command, &out).await
         }
         Command::Keys(KeysCommand::List) => {
             let admin = Admin::open(Arc::new(settings), clock).await?;

@@ -140,17 +140,13 @@ impl Store {
         .bind(c.updated_at.timestamp())
         .execute(&mut *tx)
         .await;
-        match result {
-            Err(e) => match StoreError::from(e) {
+        if let Err(e) = result {
+            return Err(match StoreError::from(e) {
                 StoreError::Conflict(_) => {
-                    return Err(StoreError::Conflict(format!(
-                        "a client with id `{}` already exists",
-                        c.id
-                    )));
+                    StoreError::Conflict(format!("a client with id `{}` already exists", c.id))
                 }
-                other => return Err(other),
-            },
-            Ok(_) => {}
+                other => other,
+            });
         }
         changes::record(
             &mut tx,
