@@ -22,7 +22,8 @@ fn tokend(app: &TestApp, args: &[&str]) -> (i32, String, String) {
 }
 
 fn json(stdout: &str) -> serde_json::Value {
-    serde_json::from_str(stdout).unwrap_or_else(|e| panic!("one JSON document expected ({e}): {stdout}"))
+    serde_json::from_str(stdout)
+        .unwrap_or_else(|e| panic!("one JSON document expected ({e}): {stdout}"))
 }
 
 #[tokio::test]
@@ -31,8 +32,21 @@ async fn cli_changes_reach_the_running_server_within_two_seconds() {
     let (code, out, err) = tokend(
         &app,
         &[
-            "client", "create", "--name", "cron", "--id", "cron:nightly", "--scope", "read write",
-            "--audience", "https://api.example", "--ttl", "15m", "--claim", "team=data", "--json",
+            "client",
+            "create",
+            "--name",
+            "cron",
+            "--id",
+            "cron:nightly",
+            "--scope",
+            "read write",
+            "--audience",
+            "https://api.example",
+            "--ttl",
+            "15m",
+            "--claim",
+            "team=data",
+            "--json",
         ],
     );
     assert_eq!(code, 0, "{err}");
@@ -53,7 +67,10 @@ async fn cli_changes_reach_the_running_server_within_two_seconds() {
     let token: serde_json::Value = app.token_for(&client, body).await.json().await.unwrap();
     assert_eq!(token["expires_in"], 900);
     let claims = app
-        .verify(token["access_token"].as_str().unwrap(), "https://api.example")
+        .verify(
+            token["access_token"].as_str().unwrap(),
+            "https://api.example",
+        )
         .await;
     assert_eq!(claims["team"], "data");
 
@@ -70,7 +87,10 @@ async fn cli_changes_reach_the_running_server_within_two_seconds() {
         app.token_for(&client, body).await.status().as_u16() == 401
     })
     .await;
-    assert!(refused, "a client disabled by the CLI is refused within 2 s");
+    assert!(
+        refused,
+        "a client disabled by the CLI is refused within 2 s"
+    );
 
     let (code, _, _) = tokend(&app, &["client", "enable", "cron:nightly"]);
     assert_eq!(code, 0);
@@ -186,10 +206,16 @@ async fn toml_file_then_environment() {
     let out = Command::new(env!("CARGO_BIN_EXE_tokend"))
         .args(["--config", file.to_str().unwrap(), "keys", "list"])
         .env("TOKEND_TOKENS__TTL", "2h")
-        .env("TOKEND_DATABASE_URL", format!("sqlite://{}/t.db", dir.path().display()))
+        .env(
+            "TOKEND_DATABASE_URL",
+            format!("sqlite://{}/t.db", dir.path().display()),
+        )
         .env("TOKEND_MASTER_KEY_FILE", dir.path().join("m.key"))
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("tokens.max_ttl"), "env ttl 2h over file max_ttl 1h: {stderr}");
+    assert!(
+        stderr.contains("tokens.max_ttl"),
+        "env ttl 2h over file max_ttl 1h: {stderr}"
+    );
 }

@@ -58,7 +58,9 @@ impl TestDatabase {
 
 async fn connect_pg(url: &str) -> sqlx::PgConnection {
     use sqlx::Connection;
-    sqlx::PgConnection::connect(url).await.expect("connect to PostgreSQL")
+    sqlx::PgConnection::connect(url)
+        .await
+        .expect("connect to PostgreSQL")
 }
 
 impl Drop for TestDatabase {
@@ -69,7 +71,10 @@ impl Drop for TestDatabase {
         let name = self.name.clone();
         // Drop needs its own runtime: the test's may be shutting down.
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
             rt.block_on(async {
                 let mut conn = connect_pg(&admin_url).await;
                 let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -139,7 +144,10 @@ pub async fn spawn_app_on(configure: impl FnOnce(&mut Settings), clock: SharedCl
 /// `Authorization: Basic` as RFC 6749 §2.3.1 says: form-url-encode, then base64.
 pub fn basic(id: &str, secret: &str) -> String {
     let enc = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-    format!("Basic {}", STANDARD.encode(format!("{}:{}", enc(id), enc(secret))))
+    format!(
+        "Basic {}",
+        STANDARD.encode(format!("{}:{}", enc(id), enc(secret)))
+    )
 }
 
 pub struct TestClient {
@@ -153,7 +161,11 @@ impl TestApp {
     }
 
     pub async fn create_client(&self, new: NewClient) -> TestClient {
-        let created = self.admin().create_client(new).await.expect("client created");
+        let created = self
+            .admin()
+            .create_client(new)
+            .await
+            .expect("client created");
         TestClient {
             id: created.client.client_id,
             secret: created
@@ -207,7 +219,9 @@ impl TestApp {
         assert_eq!(header.typ.as_deref(), Some("at+jwt"));
         let jwks = self.jwks().await;
         let kid = header.kid.expect("kid");
-        let jwk = jwks.find(&kid).unwrap_or_else(|| panic!("kid {kid} not in JWKS"));
+        let jwk = jwks
+            .find(&kid)
+            .unwrap_or_else(|| panic!("kid {kid} not in JWKS"));
         let key = jsonwebtoken::DecodingKey::from_jwk(jwk).expect("decoding key");
         let mut validation = jsonwebtoken::Validation::new(header.alg);
         validation.set_audience(&[audience]);

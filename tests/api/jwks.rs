@@ -14,8 +14,14 @@ async fn jwks_has_public_parts_only_and_supports_etag() {
             .unwrap();
         assert_eq!(resp.status().as_u16(), 200);
         let cache_control = resp.headers()["cache-control"].to_str().unwrap().to_owned();
-        assert!(cache_control.starts_with("public, max-age="), "{cache_control}");
-        let max_age: u64 = cache_control.trim_start_matches("public, max-age=").parse().unwrap();
+        assert!(
+            cache_control.starts_with("public, max-age="),
+            "{cache_control}"
+        );
+        let max_age: u64 = cache_control
+            .trim_start_matches("public, max-age=")
+            .parse()
+            .unwrap();
         assert!(max_age <= 300);
         let etag = resp.headers()["etag"].to_str().unwrap().to_owned();
         let body: serde_json::Value = resp.json().await.unwrap();
@@ -28,7 +34,10 @@ async fn jwks_has_public_parts_only_and_supports_etag() {
             assert_eq!(key["use"], "sig");
             assert_eq!(key["alg"], alg.as_str());
             for private in ["d", "p", "q", "dp", "dq", "qi", "oth", "k"] {
-                assert!(key.get(private).is_none(), "{alg}: private member {private}");
+                assert!(
+                    key.get(private).is_none(),
+                    "{alg}: private member {private}"
+                );
             }
         }
         let resp = app
@@ -40,7 +49,12 @@ async fn jwks_has_public_parts_only_and_supports_etag() {
             .unwrap();
         assert_eq!(resp.status().as_u16(), 304);
         assert_eq!(resp.headers()["etag"].to_str().unwrap(), etag);
-        assert!(resp.headers()["cache-control"].to_str().unwrap().starts_with("public, max-age="));
+        assert!(
+            resp.headers()["cache-control"]
+                .to_str()
+                .unwrap()
+                .starts_with("public, max-age=")
+        );
         let resp = app
             .http
             .get(format!("{}/.well-known/jwks.json", app.address))
@@ -82,8 +96,14 @@ async fn metadata_at_both_paths_with_absolute_urls() {
             .unwrap();
         assert_eq!(doc["issuer"], "https://auth.example.com");
         assert_eq!(doc["token_endpoint"], "https://auth.example.com/token");
-        assert_eq!(doc["jwks_uri"], "https://auth.example.com/.well-known/jwks.json");
-        assert_eq!(doc["grant_types_supported"], serde_json::json!(["client_credentials"]));
+        assert_eq!(
+            doc["jwks_uri"],
+            "https://auth.example.com/.well-known/jwks.json"
+        );
+        assert_eq!(
+            doc["grant_types_supported"],
+            serde_json::json!(["client_credentials"])
+        );
         assert_eq!(
             doc["token_endpoint_auth_methods_supported"],
             serde_json::json!(["client_secret_basic", "client_secret_post"])
@@ -97,7 +117,12 @@ async fn metadata_at_both_paths_with_absolute_urls() {
 async fn health_and_readiness() {
     let app = spawn_app().await;
     for path in ["healthz", "readyz"] {
-        let resp = app.http.get(format!("{}/{path}", app.address)).send().await.unwrap();
+        let resp = app
+            .http
+            .get(format!("{}/{path}", app.address))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(resp.status().as_u16(), 200, "{path}");
     }
 }

@@ -15,7 +15,10 @@ async fn first_start_creates_master_key_and_first_signing_key() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
     }
     let keys = app.admin().list_keys().await.unwrap();
     assert_eq!(keys.len(), 1);
@@ -46,7 +49,11 @@ async fn wrong_master_key_is_refused() {
     let app = spawn_app().await;
     let mut settings = app.settings.clone();
     let other = app.dir.path().join("other.key");
-    std::fs::write(&other, tokend::keys::MasterKey::generate().to_base64().as_str()).unwrap();
+    std::fs::write(
+        &other,
+        tokend::keys::MasterKey::generate().to_base64().as_str(),
+    )
+    .unwrap();
     settings.master_key_file = other;
     let err = Admin::open(Arc::new(settings), Arc::new(SystemClock))
         .await
@@ -65,7 +72,10 @@ async fn missing_master_key_with_existing_keys_is_refused() {
         .err()
         .expect("refused");
     assert!(err.to_string().contains("missing"), "{err}");
-    assert!(!app.dir.path().join("gone.key").exists(), "no new key set is made silently");
+    assert!(
+        !app.dir.path().join("gone.key").exists(),
+        "no new key set is made silently"
+    );
 }
 
 #[tokio::test]
@@ -75,7 +85,12 @@ async fn inline_master_key_wins_over_the_file() {
     let mut settings = test_settings(dir.path(), &db.url);
     let key = tokend::keys::MasterKey::generate();
     settings.master_key = Some(secrecy::SecretString::from(key.to_base64().to_string()));
-    let admin = Admin::open(Arc::new(settings), Arc::new(SystemClock)).await.unwrap();
+    let admin = Admin::open(Arc::new(settings), Arc::new(SystemClock))
+        .await
+        .unwrap();
     assert!(!dir.path().join("master.key").exists());
-    assert_eq!(admin.master_key_source, tokend::keys::MasterKeySource::Inline);
+    assert_eq!(
+        admin.master_key_source,
+        tokend::keys::MasterKeySource::Inline
+    );
 }

@@ -12,7 +12,10 @@ async fn assert_error(resp: reqwest::Response, status: u16, error: &str) -> serd
     assert_eq!(headers["cache-control"], "no-store");
     assert_eq!(headers["pragma"], "no-cache");
     assert!(
-        headers["content-type"].to_str().unwrap().starts_with("application/json"),
+        headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json"),
         "errors are JSON"
     );
     if status == 401 {
@@ -20,7 +23,11 @@ async fn assert_error(resp: reqwest::Response, status: u16, error: &str) -> serd
     }
     let body: serde_json::Value = resp.json().await.expect("JSON body");
     assert_eq!(body["error"], error, "{body}");
-    assert!(body["error_description"].as_str().is_some_and(|d| !d.is_empty()));
+    assert!(
+        body["error_description"]
+            .as_str()
+            .is_some_and(|d| !d.is_empty())
+    );
     body
 }
 
@@ -36,7 +43,9 @@ async fn client_secret_basic_issues_a_token() {
     assert_eq!(body["token_type"], "Bearer");
     assert_eq!(body["expires_in"], 3600);
     assert_eq!(body["scope"], "read write");
-    let claims = app.verify(body["access_token"].as_str().unwrap(), &app.issuer).await;
+    let claims = app
+        .verify(body["access_token"].as_str().unwrap(), &app.issuer)
+        .await;
     assert_eq!(claims["sub"], "orders");
     assert_eq!(claims["client_id"], "orders");
     assert_eq!(claims["scope"], "read write");
@@ -60,7 +69,12 @@ async fn client_secret_post_issues_a_token() {
     // A client registered for client_secret_post may not use Basic.
     let resp = app.token_for(&c, CC).await;
     let body = assert_error(resp, 401, "invalid_client").await;
-    assert!(body["error_description"].as_str().unwrap().contains("client_secret_post"));
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("client_secret_post")
+    );
 }
 
 #[tokio::test]
@@ -70,7 +84,9 @@ async fn ids_with_colon_and_percent_work_with_basic() {
     let resp = app.token_for(&c, CC).await;
     assert_eq!(resp.status().as_u16(), 200);
     let body: serde_json::Value = resp.json().await.unwrap();
-    let claims = app.verify(body["access_token"].as_str().unwrap(), &app.issuer).await;
+    let claims = app
+        .verify(body["access_token"].as_str().unwrap(), &app.issuer)
+        .await;
     assert_eq!(claims["sub"], "svc:billing%2Fprod");
 }
 
@@ -80,10 +96,16 @@ async fn invalid_request_rows() {
     let c = app.simple_client("c1", "read").await;
     let auth = basic(&c.id, &c.secret);
     // missing grant_type
-    assert_error(app.post_token(Some(&auth), "scope=read").await, 400, "invalid_request").await;
+    assert_error(
+        app.post_token(Some(&auth), "scope=read").await,
+        400,
+        "invalid_request",
+    )
+    .await;
     // repeated parameter
     assert_error(
-        app.post_token(Some(&auth), &format!("{CC}&scope=read&scope=read")).await,
+        app.post_token(Some(&auth), &format!("{CC}&scope=read&scope=read"))
+            .await,
         400,
         "invalid_request",
     )
@@ -110,14 +132,39 @@ async fn invalid_request_rows() {
         .unwrap();
     assert_error(resp, 400, "invalid_request").await;
     // malformed body
-    assert_error(app.post_token(Some(&auth), "grant_type=%zz").await, 400, "invalid_request").await;
-    assert_error(app.post_token(Some(&auth), "grant_type=%ff%fe").await, 400, "invalid_request").await;
+    assert_error(
+        app.post_token(Some(&auth), "grant_type=%zz").await,
+        400,
+        "invalid_request",
+    )
+    .await;
+    assert_error(
+        app.post_token(Some(&auth), "grant_type=%ff%fe").await,
+        400,
+        "invalid_request",
+    )
+    .await;
     // malformed Basic header
-    assert_error(app.post_token(Some("Basic !!!notbase64"), CC).await, 400, "invalid_request").await;
-    assert_error(app.post_token(Some("Basic bm9jb2xvbg=="), CC).await, 400, "invalid_request").await;
+    assert_error(
+        app.post_token(Some("Basic !!!notbase64"), CC).await,
+        400,
+        "invalid_request",
+    )
+    .await;
+    assert_error(
+        app.post_token(Some("Basic bm9jb2xvbg=="), CC).await,
+        400,
+        "invalid_request",
+    )
+    .await;
     // two authentication methods
     let body = format!("{CC}&client_id=c1&client_secret={}", c.secret);
-    assert_error(app.post_token(Some(&auth), &body).await, 400, "invalid_request").await;
+    assert_error(
+        app.post_token(Some(&auth), &body).await,
+        400,
+        "invalid_request",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -131,15 +178,24 @@ async fn invalid_client_rows_are_indistinguishable_for_unknown_and_wrong_secret(
     )
     .await;
     let wrong = assert_error(
-        app.post_token(Some(&basic("c1", "not-the-secret")), CC).await,
+        app.post_token(Some(&basic("c1", "not-the-secret")), CC)
+            .await,
         401,
         "invalid_client",
     )
     .await;
-    assert_eq!(unknown, wrong, "unknown client and wrong secret answer alike");
+    assert_eq!(
+        unknown, wrong,
+        "unknown client and wrong secret answer alike"
+    );
     // no authentication at all
     assert_error(app.post_token(None, CC).await, 401, "invalid_client").await;
-    assert_error(app.post_token(None, &format!("{CC}&client_id=c1")).await, 401, "invalid_client").await;
+    assert_error(
+        app.post_token(None, &format!("{CC}&client_id=c1")).await,
+        401,
+        "invalid_client",
+    )
+    .await;
     // disabled client
     app.admin().set_client_enabled("c1", false).await.unwrap();
     app.state.clients.invalidate("c1");
@@ -160,13 +216,15 @@ async fn unauthorized_and_unsupported_grant() {
     assert_error(app.token_for(&rs, CC).await, 400, "unauthorized_client").await;
     let c = app.simple_client("c1", "read").await;
     assert_error(
-        app.token_for(&c, "grant_type=password&username=a&password=b").await,
+        app.token_for(&c, "grant_type=password&username=a&password=b")
+            .await,
         400,
         "unsupported_grant_type",
     )
     .await;
     assert_error(
-        app.token_for(&c, "grant_type=authorization_code&code=x").await,
+        app.token_for(&c, "grant_type=authorization_code&code=x")
+            .await,
         400,
         "unsupported_grant_type",
     )
@@ -194,10 +252,22 @@ async fn scope_rules() {
         .await
         .unwrap();
     assert_eq!(body["scope"], "write read");
-    let claims = app.verify(body["access_token"].as_str().unwrap(), &app.issuer).await;
+    let claims = app
+        .verify(body["access_token"].as_str().unwrap(), &app.issuer)
+        .await;
     assert_eq!(claims["scope"], "write read");
-    assert_error(app.token_for(&c, &format!("{CC}&scope=read+delete")).await, 400, "invalid_scope").await;
-    assert_error(app.token_for(&c, &format!("{CC}&scope=a%22b")).await, 400, "invalid_scope").await;
+    assert_error(
+        app.token_for(&c, &format!("{CC}&scope=read+delete")).await,
+        400,
+        "invalid_scope",
+    )
+    .await;
+    assert_error(
+        app.token_for(&c, &format!("{CC}&scope=a%22b")).await,
+        400,
+        "invalid_scope",
+    )
+    .await;
     // all allowed scopes when no defaults are set
     let all = app.simple_client("all", "x y").await;
     let body: serde_json::Value = app.token_for(&all, CC).await.json().await.unwrap();
@@ -212,14 +282,20 @@ async fn audience_rules_rfc8707() {
             name: "a".into(),
             client_id: Some("a".into()),
             scopes: ScopesInput::Text("read".into()),
-            audiences: vec!["https://orders.example".into(), "https://billing.example".into()],
+            audiences: vec![
+                "https://orders.example".into(),
+                "https://billing.example".into(),
+            ],
             ..NewClient::default()
         })
         .await;
     // none requested: all audiences, as an array
     let body: serde_json::Value = app.token_for(&c, CC).await.json().await.unwrap();
     let claims = app
-        .verify(body["access_token"].as_str().unwrap(), "https://orders.example")
+        .verify(
+            body["access_token"].as_str().unwrap(),
+            "https://orders.example",
+        )
         .await;
     assert_eq!(
         claims["aud"],
@@ -233,7 +309,10 @@ async fn audience_rules_rfc8707() {
         .await
         .unwrap();
     let claims = app
-        .verify(body["access_token"].as_str().unwrap(), "https://billing.example")
+        .verify(
+            body["access_token"].as_str().unwrap(),
+            "https://billing.example",
+        )
         .await;
     assert_eq!(claims["aud"], "https://billing.example");
     // audience alias, repeated
@@ -246,17 +325,25 @@ async fn audience_rules_rfc8707() {
     assert_eq!(resp.status().as_u16(), 200);
     // not allowed
     assert_error(
-        app.token_for(&c, &format!("{CC}&resource=https://evil.example")).await,
+        app.token_for(&c, &format!("{CC}&resource=https://evil.example"))
+            .await,
         400,
         "invalid_target",
     )
     .await;
     // not an absolute URI
-    assert_error(app.token_for(&c, &format!("{CC}&resource=orders")).await, 400, "invalid_target").await;
+    assert_error(
+        app.token_for(&c, &format!("{CC}&resource=orders")).await,
+        400,
+        "invalid_target",
+    )
+    .await;
     // a client without audiences gets the default audience (the issuer)
     let plain = app.simple_client("plain", "read").await;
     let body: serde_json::Value = app.token_for(&plain, CC).await.json().await.unwrap();
-    let claims = app.verify(body["access_token"].as_str().unwrap(), &app.issuer).await;
+    let claims = app
+        .verify(body["access_token"].as_str().unwrap(), &app.issuer)
+        .await;
     assert_eq!(claims["aud"], app.issuer.as_str());
 }
 
@@ -282,8 +369,13 @@ async fn ttl_is_the_clients_own_capped_by_max_ttl() {
     for (client, expected) in [(&short, 900), (&long, 7200)] {
         let body: serde_json::Value = app.token_for(client, CC).await.json().await.unwrap();
         assert_eq!(body["expires_in"], expected);
-        let claims = app.verify(body["access_token"].as_str().unwrap(), &app.issuer).await;
-        assert_eq!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(), expected);
+        let claims = app
+            .verify(body["access_token"].as_str().unwrap(), &app.issuer)
+            .await;
+        assert_eq!(
+            claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+            expected
+        );
     }
 }
 
@@ -308,7 +400,17 @@ async fn rfc9068_claims_and_extra_claims_that_cannot_override() {
     assert_eq!(header.typ.as_deref(), Some("at+jwt"));
     assert!(header.kid.is_some());
     let claims = app.verify(token, &app.issuer).await;
-    for name in ["iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client_id", "scope"] {
+    for name in [
+        "iss",
+        "sub",
+        "aud",
+        "exp",
+        "iat",
+        "nbf",
+        "jti",
+        "client_id",
+        "scope",
+    ] {
         assert!(claims.get(name).is_some(), "claim {name} present");
     }
     assert_eq!(claims["iss"], app.issuer.as_str());
@@ -317,7 +419,9 @@ async fn rfc9068_claims_and_extra_claims_that_cannot_override() {
     assert_eq!(claims["tier"], 3);
     // jti is unique per token
     let again: serde_json::Value = app.token_for(&c, CC).await.json().await.unwrap();
-    let claims2 = app.verify(again["access_token"].as_str().unwrap(), &app.issuer).await;
+    let claims2 = app
+        .verify(again["access_token"].as_str().unwrap(), &app.issuer)
+        .await;
     assert_ne!(claims["jti"], claims2["jti"]);
     // registering a reserved claim is refused
     let mut bad = serde_json::Map::new();
@@ -338,7 +442,11 @@ async fn rfc9068_claims_and_extra_claims_that_cannot_override() {
 #[tokio::test]
 async fn method_not_allowed_and_body_too_large() {
     let app = spawn_app().await;
-    for method in [reqwest::Method::GET, reqwest::Method::PUT, reqwest::Method::DELETE] {
+    for method in [
+        reqwest::Method::GET,
+        reqwest::Method::PUT,
+        reqwest::Method::DELETE,
+    ] {
         let resp = app
             .http
             .request(method, format!("{}/token", app.address))
@@ -361,7 +469,12 @@ async fn method_not_allowed_and_body_too_large() {
 #[tokio::test]
 async fn unknown_paths_get_a_json_404() {
     let app = spawn_app().await;
-    let resp = app.http.get(format!("{}/nope", app.address)).send().await.unwrap();
+    let resp = app
+        .http
+        .get(format!("{}/nope", app.address))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status().as_u16(), 404);
     let body: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(body["error"], "not_found");

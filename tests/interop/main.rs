@@ -83,10 +83,15 @@ impl Tokend {
 
     fn wait_ready(&self) {
         let deadline = Instant::now() + Duration::from_secs(20);
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         loop {
             let ready = rt.block_on(async {
-                reqwest::get(self.url("/readyz")).await.is_ok_and(|r| r.status().is_success())
+                reqwest::get(self.url("/readyz"))
+                    .await
+                    .is_ok_and(|r| r.status().is_success())
             });
             if ready {
                 return;
@@ -103,13 +108,19 @@ impl Tokend {
             .envs(self.env.iter().cloned())
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         serde_json::from_slice(&out.stdout).unwrap()
     }
 
     /// SIGTERM, and the exit code.
     fn stop(mut self) -> Option<i32> {
-        let _ = Command::new("kill").arg(self.child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
         let status = self.child.wait().unwrap();
         let _ = &self.dir;
         status.code()
@@ -124,7 +135,10 @@ impl Drop for Tokend {
 }
 
 fn fetch_token(server: &Tokend, id: &str, secret: &str) -> String {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let deadline = Instant::now() + Duration::from_secs(2);
     loop {
         let resp = rt.block_on(async {
@@ -154,8 +168,12 @@ fn run_verifier(program: &Path, script: &str, args: &[&str]) -> serde_json::Valu
         .output()
         .unwrap_or_else(|e| panic!("{} runs: {e}", program.display()));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let result: serde_json::Value = serde_json::from_str(stdout.trim())
-        .unwrap_or_else(|e| panic!("{script}: not JSON ({e}): {stdout} {}", String::from_utf8_lossy(&out.stderr)));
+    let result: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
+        panic!(
+            "{script}: not JSON ({e}): {stdout} {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
     assert!(out.status.success(), "{script} refused the token: {result}");
     result
 }
@@ -164,7 +182,10 @@ fn check(result: &serde_json::Value, who: &str, alg: &str) {
     assert_eq!(result["claims"]["sub"], "interop", "{who} {alg}");
     assert_eq!(result["claims"]["scope"], "read", "{who} {alg}");
     for case in ["tampered", "wrong_audience", "wrong_issuer"] {
-        assert_eq!(result["refused"][case], true, "{who} {alg} must refuse {case}");
+        assert_eq!(
+            result["refused"][case], true,
+            "{who} {alg} must refuse {case}"
+        );
     }
 }
 
@@ -175,14 +196,28 @@ fn pyjwt_and_jose_verify_tokens_of_every_algorithm_offline() {
     for alg in ["RS256", "PS256", "ES256", "ES384", "EdDSA"] {
         let server = Tokend::start(alg);
         let created = server.cli(&[
-            "client", "create", "--name", "interop", "--id", "interop", "--scope", "read",
-            "--audience", "https://api.example",
+            "client",
+            "create",
+            "--name",
+            "interop",
+            "--id",
+            "interop",
+            "--scope",
+            "read",
+            "--audience",
+            "https://api.example",
         ]);
         let secret = created["client_secret"].as_str().unwrap().to_owned();
         let token = fetch_token(&server, "interop", &secret);
         let issuer = format!("http://127.0.0.1:{}", server.port);
         let jwks = server.url("/.well-known/jwks.json");
-        let args = [jwks.as_str(), issuer.as_str(), "https://api.example", alg, token.as_str()];
+        let args = [
+            jwks.as_str(),
+            issuer.as_str(),
+            "https://api.example",
+            alg,
+            token.as_str(),
+        ];
 
         let py = run_verifier(&python, "verify_pyjwt.py", &args);
         check(&py, "PyJWT", alg);
