@@ -520,6 +520,8 @@ pub struct Rotation {
     /// Set when verifiers with a cached JWKS may briefly meet the new `kid`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub warning: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 impl Admin {
@@ -578,16 +580,18 @@ impl Admin {
         })
     }
 
-    /// Runs the rotation plan under the database lock and writes what it
-    /// says; any number of replicas may call this at once.
-    pub async fn apply_plan(&self) -> Result<Vec<plan::Action>, AdminError> {
+    /// Decides key actions from the freshly read keys under the database
+    /// lock and writes them in the same transaction; returns what was done.
+    async fn apply_actions(
+        &self,
+        decide: impl FnOnce(i64, &[KeyRecord]) -> Result<Vec<plan::Action>, AdminError>,
+    ) -> Result<Vec<plan::Action>, AdminError> {
         let now = self.now().timestamp();
-        let policy = self.rotation_policy();
         let mut applied = Vec::new();
         self.store
             .update_keys(now, |stored| -> Result<KeyChanges, AdminError> {
                 let records: Vec<KeyRecord> = stored.iter().map(|k| k.record.clone()).collect();
-                let actions = plan::plan(now, &records, &policy);
+                let actions = decide(now, &records)?;
                 let mut changes = KeyChanges::default();
                 for action in &actions {
                     match action {
@@ -595,6 +599,10 @@ impl Admin {
                             changes.create.push(self.new_key(*alg, now, *activates_at)?);
                         }
                         plan::Action::Remove { kid } => changes.remove.push(kid.clone()),
+                        plan::Action::Activate { kid, at } => {
+                            changes.activate.push((kid.clone(), *at))
+                        }
+                        plan::Action::Revoke { kid, at } => changes.revoke.push((kid.clone(), *at)),
                     }
                 }
                 applied = actions;
@@ -604,6 +612,60 @@ impl Admin {
         Ok(applied)
     }
 
+    /// Runs the rotation plan; any number of replicas may call this at once.
+    pub async fn apply_plan(&self) -> Result<Vec<plan::Action>, AdminError> {
+        let policy = self.rotation_policy();
+        self.apply_actions(|now, records| Ok(plan::plan(now, records, &policy)))
+            .await
+    }
+
+    /// `keys rotate [--now]`.
+    pub async fn rotate_keys(&self, immediate: bool) -> Result<Rotation, AdminError> {
+        let policy = self.rotation_policy();
+        let actions = self
+            .apply_actions(|now, records| Ok(plan::rotate(now, records, &policy, immediate)))
+            .await?;
+        let now = self.now().timestamp();
+        let records = self.records().await?;
+        let views = self.key_views(&records, now);
+        let pick = |state: KeyState| views.iter().find(|v| v.state == state).cloned();
+        let key = if immediate {
+            pick(KeyState::Active)
+        } else {
+            pick(KeyState::Next)
+        }
+        .ok_or_else(|| {
+            AdminError::Conflict("the rotation left no key in the expected state".into())
+        })?;
+        let warning = immediate.then(|| {
+            let published_for = now - key.published_at.timestamp();
+            format!(
+                "key {} signs now; it has been in the JWKS for {}s, so verifiers holding an older cached JWKS (up to keys.jwks_max_age, or longer for fixed caches) may briefly meet an unknown kid until they refetch",
+                key.kid, published_for
+            )
+        });
+        let note = (actions.is_empty() && !immediate).then(|| {
+            format!(
+                "a next key was already scheduled; it signs from {}",
+                key.active_from.to_rfc3339()
+            )
+        });
+        Ok(Rotation { key, warning, note })
+    }
+
+    /// `keys revoke KID`.
+    pub async fn revoke_key(&self, kid: &str) -> Result<Vec<KeyView>, AdminError> {
+        let policy = self.rotation_policy();
+        self.apply_actions(|now, records| {
+            plan::revoke(now, records, kid, &policy).map_err(|e| match e {
+                plan::PlanError::UnknownKey(_) => AdminError::NotFound(e.to_string()),
+                plan::PlanError::AlreadyRevoked(_) => AdminError::Conflict(e.to_string()),
+            })
+        })
+        .await?;
+        self.list_keys().await
+    }
+
     /// Builds the key ring from the database, unsealing the keys that may sign,
     /// and records this replica's `max_ttl` on them first.
     pub async fn load_ring(&self) -> Result<KeyRing, AdminError> {
@@ -611,12 +673,17 @@ impl Admin {
         let stored = self.store.keys().await?;
         let records: Vec<KeyRecord> = stored.iter().map(|k| k.record.clone()).collect();
         let max_ttl = self.max_ttl_secs();
+        let to_record: Vec<String> = plan::max_ttl_to_record(now, &records, max_ttl)
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        for kid in &to_record {
+            self.store.record_key_max_ttl(kid, max_ttl).await?;
+        }
         let mut ring_keys = Vec::with_capacity(stored.len());
         for key in &stored {
-            let state = plan::state(&key.record, &records, now);
             let mut record = key.record.clone();
-            if matches!(state, KeyState::Next | KeyState::Active) && record.max_ttl_secs < max_ttl {
-                self.store.record_key_max_ttl(&record.kid, max_ttl).await?;
+            if to_record.contains(&record.kid) {
                 record.max_ttl_secs = max_ttl;
             }
             ring_keys.push(RingKey::new(

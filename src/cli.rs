@@ -147,6 +147,16 @@ pub struct UpdateArgs {
 pub enum KeysCommand {
     /// List signing keys with their state and times.
     List,
+    /// Schedule a rotation: publish the next key now, signing after
+    /// keys.publish_ahead. With --now, sign with a new key at once.
+    Rotate {
+        /// Switch signer immediately (cached verifiers may briefly miss the key).
+        #[arg(long)]
+        now: bool,
+    },
+    /// Revoke a key: out of the JWKS at once, its tokens rejected; if it was
+    /// signing, another key signs at once.
+    Revoke { kid: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -278,10 +288,43 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let admin = Admin::open(Arc::new(settings), clock).await?;
             client_command(&admin, *command, &out).await
         }
-        Command::Keys(KeysCommand::List) => {
+        Command::Keys(command) => {
             let admin = Admin::open(Arc::new(settings), clock).await?;
-            let keys = admin.list_keys().await?;
-            out.print(&keys, || describe_keys(&keys));
+            match command {
+                KeysCommand::List => {
+                    let keys = admin.list_keys().await?;
+                    out.print(&keys, || describe_keys(&keys));
+                }
+                KeysCommand::Rotate { now } => {
+                    let rotation = admin.rotate_keys(now).await?;
+                    if let (true, Some(warning)) = (out.json, &rotation.warning) {
+                        eprintln!("warning: {warning}");
+                    }
+                    out.print(&rotation, || {
+                        let k = &rotation.key;
+                        let mut s = match &rotation.note {
+                            Some(note) => note.clone(),
+                            None if now => format!("key {} ({}) signs now", k.kid, k.alg),
+                            None => format!(
+                                "key {} ({}) published; it signs from {}",
+                                k.kid,
+                                k.alg,
+                                k.active_from.to_rfc3339()
+                            ),
+                        };
+                        if let Some(warning) = &rotation.warning {
+                            s.push_str(&format!("\nwarning: {warning}"));
+                        }
+                        s
+                    });
+                }
+                KeysCommand::Revoke { kid } => {
+                    let keys = admin.revoke_key(&kid).await?;
+                    out.print(&keys, || {
+                        format!("key {kid} revoked\n{}", describe_keys(&keys))
+                    });
+                }
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Token(TokenCommand::Verify { token }) => {

@@ -8,6 +8,8 @@ mod master;
 pub mod plan;
 mod ring;
 mod signer;
+#[cfg(test)]
+mod simulation;
 
 pub use master::{MasterKey, MasterKeySource};
 pub use plan::{Action, KeyState, RotationPolicy};

@@ -32,6 +32,19 @@ pub enum Action {
     Create { activates_at: i64, alg: Algorithm },
     /// Unpublish the key and destroy its private part.
     Remove { kid: String },
+    /// Move a published `next` key's activation to `at` (`rotate --now`).
+    Activate { kid: String, at: i64 },
+    /// Unpublish at once, destroy the private part, keep the record so its
+    /// tokens are known to be revoked.
+    Revoke { kid: String, at: i64 },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    #[error("no key with kid `{0}`")]
+    UnknownKey(String),
+    #[error("key `{0}` is already revoked")]
+    AlreadyRevoked(String),
 }
 
 fn is_revoked_at(key: &KeyRecord, now: i64) -> bool {
@@ -88,6 +101,19 @@ fn successor<'a>(keys: &'a [KeyRecord], after: &KeyRecord, now: i64) -> Option<&
         .max_by_key(|k| k.activates_at)
 }
 
+/// Times are whole seconds and `now` is rounded down, so a key created "at
+/// `now`" may really be published up to a second later: a key planned from
+/// `now` activates no sooner than `now + publish_ahead + 1`, and the next key
+/// is planned a second early so that a rotation on schedule is not delayed.
+fn earliest_activation(now: i64, policy: &RotationPolicy) -> i64 {
+    now + policy.publish_ahead + 1
+}
+
+/// When the successor of `key` is due to be published.
+fn scheduled_publication(key: &KeyRecord, policy: &RotationPolicy) -> i64 {
+    key.activates_at + policy.rotate_every - policy.publish_ahead - 1
+}
+
 /// When the plan will next create (and publish) a key; `now` when overdue.
 pub fn next_publication(now: i64, keys: &[KeyRecord], policy: &RotationPolicy) -> i64 {
     let Some(active) = active(now, keys) else {
@@ -95,9 +121,9 @@ pub fn next_publication(now: i64, keys: &[KeyRecord], policy: &RotationPolicy) -
     };
     match successor(keys, active, now) {
         Some(next) if next.alg != policy.algorithm => next.activates_at,
-        Some(next) => next.activates_at + policy.rotate_every - policy.publish_ahead,
+        Some(next) => scheduled_publication(next, policy),
         None if active.alg != policy.algorithm => now,
-        None => (active.activates_at + policy.rotate_every - policy.publish_ahead).max(now),
+        None => scheduled_publication(active, policy).max(now),
     }
 }
 
@@ -119,13 +145,14 @@ pub fn plan(now: i64, keys: &[KeyRecord], policy: &RotationPolicy) -> Vec<Action
             let due = if algorithm_changed {
                 now
             } else {
-                active.activates_at + policy.rotate_every - policy.publish_ahead
+                scheduled_publication(active, policy)
             };
             if now >= due {
                 let activates_at = if algorithm_changed {
-                    now + policy.publish_ahead
+                    earliest_activation(now, policy)
                 } else {
-                    (active.activates_at + policy.rotate_every).max(now + policy.publish_ahead)
+                    (active.activates_at + policy.rotate_every)
+                        .max(earliest_activation(now, policy))
                 };
                 actions.push(Action::Create {
                     activates_at,
@@ -136,6 +163,113 @@ pub fn plan(now: i64, keys: &[KeyRecord], policy: &RotationPolicy) -> Vec<Action
         Some(_) => {}
     }
     actions
+}
+
+/// Keys a verifier finds in the JWKS: every key not revoked.
+pub fn published(keys: &[KeyRecord]) -> impl Iterator<Item = &KeyRecord> {
+    keys.iter().filter(|k| k.revoked_at.is_none())
+}
+
+/// The keys on which a replica that may sign with `max_ttl_secs` must record
+/// it before signing: those `next` or `active` whose record is lower.
+pub fn max_ttl_to_record(now: i64, keys: &[KeyRecord], max_ttl_secs: i64) -> Vec<&str> {
+    keys.iter()
+        .filter(|k| k.max_ttl_secs < max_ttl_secs)
+        .filter(|k| matches!(state(k, keys, now), KeyState::Next | KeyState::Active))
+        .map(|k| k.kid.as_str())
+        .collect()
+}
+
+/// `keys rotate`: publish the next key now, active after `publish_ahead` (no
+/// verifier can miss it). With `immediate` (`--now`), sign with a new key at
+/// once: the published `next` key if there is one, else a fresh key that
+/// cached verifiers have not seen yet.
+pub fn rotate(
+    now: i64,
+    keys: &[KeyRecord],
+    policy: &RotationPolicy,
+    immediate: bool,
+) -> Vec<Action> {
+    let next = keys
+        .iter()
+        .filter(|k| state(k, keys, now) == KeyState::Next)
+        .min_by_key(|k| k.activates_at);
+    match (next, immediate) {
+        (Some(next), true) => vec![Action::Activate {
+            kid: next.kid.clone(),
+            at: now,
+        }],
+        (Some(_), false) => Vec::new(),
+        (None, true) => vec![Action::Create {
+            activates_at: now,
+            alg: policy.algorithm,
+        }],
+        (None, false) => vec![Action::Create {
+            activates_at: earliest_activation(now, policy),
+            alg: policy.algorithm,
+        }],
+    }
+}
+
+/// `keys revoke KID`: gone from the JWKS at once; if it was signing, another
+/// key signs at once (the published `next` key if any, else a new one).
+pub fn revoke(
+    now: i64,
+    keys: &[KeyRecord],
+    kid: &str,
+    policy: &RotationPolicy,
+) -> Result<Vec<Action>, PlanError> {
+    let key = keys
+        .iter()
+        .find(|k| k.kid == kid)
+        .ok_or_else(|| PlanError::UnknownKey(kid.to_owned()))?;
+    if key.revoked_at.is_some() {
+        return Err(PlanError::AlreadyRevoked(kid.to_owned()));
+    }
+    let was_active = state(key, keys, now) == KeyState::Active;
+    let mut actions = vec![Action::Revoke {
+        kid: kid.to_owned(),
+        at: now,
+    }];
+    if was_active {
+        let remaining: Vec<KeyRecord> = keys.iter().filter(|k| k.kid != kid).cloned().collect();
+        actions.extend(rotate(now, &remaining, policy, true));
+    }
+    Ok(actions)
+}
+
+/// Applies actions to a list of records the way the store does; the created
+/// keys get their kid from `new_kid`. For tests and simulations.
+pub fn apply_to(
+    keys: &mut Vec<KeyRecord>,
+    actions: &[Action],
+    now: i64,
+    max_ttl_secs: i64,
+    mut new_kid: impl FnMut() -> String,
+) {
+    for action in actions {
+        match action {
+            Action::Create { activates_at, alg } => keys.push(KeyRecord {
+                kid: new_kid(),
+                alg: *alg,
+                created_at: now,
+                activates_at: *activates_at,
+                revoked_at: None,
+                max_ttl_secs,
+            }),
+            Action::Remove { kid } => keys.retain(|k| &k.kid != kid),
+            Action::Activate { kid, at } => {
+                if let Some(k) = keys.iter_mut().find(|k| &k.kid == kid) {
+                    k.activates_at = *at;
+                }
+            }
+            Action::Revoke { kid, at } => {
+                if let Some(k) = keys.iter_mut().find(|k| &k.kid == kid) {
+                    k.revoked_at = Some(*at);
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -156,22 +290,11 @@ mod tests {
 
     /// Applies the plan as the background task would, with kids k0, k1, …
     fn apply(now: i64, keys: &mut Vec<KeyRecord>, counter: &mut u32, max_ttl: i64) {
-        for action in plan(now, keys, &policy()) {
-            match action {
-                Action::Create { activates_at, alg } => {
-                    keys.push(KeyRecord {
-                        kid: format!("k{counter}"),
-                        alg,
-                        created_at: now,
-                        activates_at,
-                        revoked_at: None,
-                        max_ttl_secs: max_ttl,
-                    });
-                    *counter += 1;
-                }
-                Action::Remove { kid } => keys.retain(|k| k.kid != kid),
-            }
-        }
+        let actions = plan(now, keys, &policy());
+        apply_to(keys, &actions, now, max_ttl, || {
+            *counter += 1;
+            format!("k{}", *counter - 1)
+        });
     }
 
     #[test]
@@ -231,7 +354,7 @@ mod tests {
         assert_eq!(
             actions,
             vec![Action::Create {
-                activates_at: now + p.publish_ahead,
+                activates_at: now + p.publish_ahead + 1,
                 alg: Algorithm::ES256
             }]
         );
@@ -251,7 +374,7 @@ mod tests {
         assert_eq!(
             plan(100, &keys, &p),
             vec![Action::Create {
-                activates_at: 100 + p.publish_ahead,
+                activates_at: 100 + p.publish_ahead + 1,
                 alg: Algorithm::ES256
             }]
         );

@@ -96,6 +96,8 @@ pub enum VerifyError {
 
 pub struct KeyRing {
     keys: Vec<RingKey>,
+    /// The keys' records, in the same order, for the plan's functions.
+    records: Vec<KeyRecord>,
     jwks: Bytes,
     etag: String,
     /// When the rotation plan will next publish a key (unix seconds).
@@ -119,9 +121,9 @@ impl KeyRing {
             };
             key(b).cmp(&key(a))
         });
-        let published: Vec<&PublicJwk> = keys
-            .iter()
-            .filter(|k| k.record.revoked_at.is_none())
+        let records: Vec<KeyRecord> = keys.iter().map(|k| k.record.clone()).collect();
+        let published: Vec<&PublicJwk> = plan::published(&records)
+            .filter_map(|r| keys.iter().find(|k| k.record.kid == r.kid))
             .map(|k| &k.jwk)
             .collect();
         let jwks = Bytes::from(
@@ -134,6 +136,7 @@ impl KeyRing {
         );
         Self {
             keys,
+            records,
             jwks,
             etag,
             next_publication: None,
@@ -159,20 +162,19 @@ impl KeyRing {
         }
     }
 
-    /// The signer at `now`: the newest unrevoked key whose time has come.
+    /// The signer at `now`: the key `plan::active` names, so the ring and the
+    /// plan can never disagree about which key signs.
     pub fn signer(&self, now: i64) -> Option<&Signer> {
-        self.keys
-            .iter()
-            .find(|k| k.record.revoked_at.is_none() && k.record.activates_at <= now)
-            .and_then(|k| k.signer.as_ref())
+        let active = plan::active(now, &self.records)?;
+        self.get(&active.kid).and_then(|k| k.signer.as_ref())
     }
 
     pub fn keys(&self) -> &[RingKey] {
         &self.keys
     }
 
-    pub fn records(&self) -> Vec<KeyRecord> {
-        self.keys.iter().map(|k| k.record.clone()).collect()
+    pub fn records(&self) -> &[KeyRecord] {
+        &self.records
     }
 
     pub fn get(&self, kid: &str) -> Option<&RingKey> {

@@ -29,11 +29,16 @@ pub struct KeyChanges {
     pub remove: Vec<String>,
     /// `(kid, revoked_at)`: unpublish now and destroy the private part.
     pub revoke: Vec<(String, i64)>,
+    /// `(kid, activates_at)`: move a key's activation.
+    pub activate: Vec<(String, i64)>,
 }
 
 impl KeyChanges {
     pub fn is_empty(&self) -> bool {
-        self.create.is_empty() && self.remove.is_empty() && self.revoke.is_empty()
+        self.create.is_empty()
+            && self.remove.is_empty()
+            && self.revoke.is_empty()
+            && self.activate.is_empty()
     }
 }
 
@@ -120,6 +125,14 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(StoreError::from)?;
+        }
+        for (kid, at) in &changes.activate {
+            sqlx::query("UPDATE signing_keys SET activates_at = $2 WHERE kid = $1")
+                .bind(kid)
+                .bind(*at)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::from)?;
         }
         changes::record(&mut tx, changes::KEYS, "", now).await?;
         tx.commit().await.map_err(StoreError::from)?;
