@@ -3,5 +3,8 @@
 mod cli;
 mod helpers;
 mod jwks;
+#[path = "../common/process.rs"]
+mod process;
+mod rotation;
 mod startup;
 mod token;

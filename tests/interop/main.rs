@@ -4,8 +4,12 @@
 //! binary is started on a free port. `./test.sh` installs both verifiers
 //! (tests/interop/.venv and tests/interop/node_modules).
 
+#[path = "../common/process.rs"]
+mod process;
+
+use process::Tokend;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 fn interop_dir() -> PathBuf {
@@ -26,112 +30,6 @@ fn node_ready() {
         interop_dir().join("node_modules/jose").exists(),
         "jose is not installed for the interop tests: run ./test.sh (npm ci in tests/interop)"
     );
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A `tokend serve` process on a free port with its own database.
-struct Tokend {
-    child: Child,
-    dir: tempfile::TempDir,
-    port: u16,
-    env: Vec<(String, String)>,
-}
-
-impl Tokend {
-    fn start(alg: &str) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let env = vec![
-            ("TOKEND_LISTEN".to_owned(), format!("127.0.0.1:{port}")),
-            (
-                "TOKEND_DATABASE_URL".to_owned(),
-                format!("sqlite://{}/tokend.db", dir.path().display()),
-            ),
-            (
-                "TOKEND_MASTER_KEY_FILE".to_owned(),
-                dir.path().join("master.key").display().to_string(),
-            ),
-            ("TOKEND_KEYS__ALGORITHM".to_owned(), alg.to_owned()),
-        ];
-        let child = Command::new(env!("CARGO_BIN_EXE_tokend"))
-            .arg("serve")
-            .envs(env.iter().cloned())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("tokend starts");
-        let server = Self {
-            child,
-            dir,
-            port,
-            env,
-        };
-        server.wait_ready();
-        server
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
-    }
-
-    fn wait_ready(&self) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        loop {
-            let ready = rt.block_on(async {
-                reqwest::get(self.url("/readyz"))
-                    .await
-                    .is_ok_and(|r| r.status().is_success())
-            });
-            if ready {
-                return;
-            }
-            assert!(Instant::now() < deadline, "tokend did not become ready");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn cli(&self, args: &[&str]) -> serde_json::Value {
-        let out = Command::new(env!("CARGO_BIN_EXE_tokend"))
-            .args(args)
-            .arg("--json")
-            .envs(self.env.iter().cloned())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap()
-    }
-
-    /// SIGTERM, and the exit code.
-    fn stop(mut self) -> Option<i32> {
-        let _ = Command::new("kill")
-            .arg(self.child.id().to_string())
-            .status();
-        let status = self.child.wait().unwrap();
-        let _ = &self.dir;
-        status.code()
-    }
-}
-
-impl Drop for Tokend {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn fetch_token(server: &Tokend, id: &str, secret: &str) -> String {
@@ -194,8 +92,11 @@ fn pyjwt_and_jose_verify_tokens_of_every_algorithm_offline() {
     let python = python();
     node_ready();
     for alg in ["RS256", "PS256", "ES256", "ES384", "EdDSA"] {
-        let server = Tokend::start(alg);
-        let created = server.cli(&[
+        let dir = tempfile::tempdir().unwrap();
+        let mut env = Tokend::sqlite_env(dir.path());
+        env.push(("TOKEND_KEYS__ALGORITHM".to_owned(), alg.to_owned()));
+        let mut server = Tokend::start(&env, dir.path());
+        let (code, created, stderr) = server.cli(&[
             "client",
             "create",
             "--name",
@@ -207,9 +108,10 @@ fn pyjwt_and_jose_verify_tokens_of_every_algorithm_offline() {
             "--audience",
             "https://api.example",
         ]);
+        assert_eq!(code, 0, "{stderr}");
         let secret = created["client_secret"].as_str().unwrap().to_owned();
         let token = fetch_token(&server, "interop", &secret);
-        let issuer = format!("http://127.0.0.1:{}", server.port);
+        let issuer = server.issuer();
         let jwks = server.url("/.well-known/jwks.json");
         let args = [
             jwks.as_str(),
@@ -226,6 +128,6 @@ fn pyjwt_and_jose_verify_tokens_of_every_algorithm_offline() {
         assert_eq!(js["header"]["typ"], "at+jwt");
         assert_eq!(js["header"]["alg"], alg);
 
-        assert_eq!(server.stop(), Some(0), "SIGTERM stops tokend cleanly");
+        assert_eq!(server.terminate(), Some(0), "SIGTERM stops tokend cleanly");
     }
 }
