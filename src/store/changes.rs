@@ -2,7 +2,7 @@
 //! which every replica polls to invalidate its caches within a second, with no
 //! database work on the token path.
 
-use super::{Store, StoreError};
+use super::{DbKind, Store, StoreError};
 use sqlx::Row;
 
 pub const CLIENT: &str = "client";
@@ -15,12 +15,22 @@ pub struct Change {
     pub subject: String,
 }
 
+/// Appends a change inside the writing transaction. Readers take every row
+/// after the last sequence number they saw, so rows must become visible in
+/// sequence order: on PostgreSQL a transaction-scoped lock serializes the
+/// writers from taking a number to committing (SQLite has one writer anyway).
 pub(super) async fn record(
+    db: DbKind,
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     kind: &str,
     subject: &str,
     at: i64,
 ) -> Result<(), StoreError> {
+    if db == DbKind::Postgres {
+        sqlx::query("SELECT pg_advisory_xact_lock(7411120002)")
+            .execute(&mut **tx)
+            .await?;
+    }
     sqlx::query("INSERT INTO changes (kind, subject, at) VALUES ($1, $2, $3)")
         .bind(kind)
         .bind(subject)

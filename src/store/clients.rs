@@ -149,6 +149,7 @@ impl Store {
             });
         }
         changes::record(
+            self.kind,
             &mut tx,
             changes::CLIENT,
             c.id.as_str(),
@@ -195,6 +196,7 @@ impl Store {
             return Err(StoreError::NotFound);
         }
         changes::record(
+            self.kind,
             &mut tx,
             changes::CLIENT,
             c.id.as_str(),
@@ -214,7 +216,7 @@ impl Store {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
-        changes::record(&mut tx, changes::CLIENT, id.as_str(), now).await?;
+        changes::record(self.kind, &mut tx, changes::CLIENT, id.as_str(), now).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -134,7 +134,7 @@ impl Store {
                 .await
                 .map_err(StoreError::from)?;
         }
-        changes::record(&mut tx, changes::KEYS, "", now).await?;
+        changes::record(self.kind, &mut tx, changes::KEYS, "", now).await?;
         tx.commit().await.map_err(StoreError::from)?;
         Ok(changes)
     }
