@@ -251,7 +251,7 @@ async fn follow_changes(state: Arc<AppState>, mut last_seq: i64) {
         let now = state.now();
         let due = !plan::plan(
             now,
-            &state.ring.load().records(),
+            state.ring.load().records(),
             &state.admin.rotation_policy(),
         )
         .is_empty();
