@@ -302,7 +302,7 @@ async fn three_real_rotations_observed_by_a_polling_verifier() {
     let mut tick = 0u32;
     while start.elapsed() < Duration::from_secs(21) {
         seen.push((start.elapsed(), kids(&app).await));
-        if tick % 2 == 0 {
+        if tick.is_multiple_of(2) {
             let body: serde_json::Value = app
                 .token_for(&c, "grant_type=client_credentials")
                 .await
