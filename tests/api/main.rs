@@ -5,6 +5,7 @@ mod helpers;
 mod jwks;
 #[path = "../common/process.rs"]
 mod process;
+mod replicas;
 mod rotation;
 mod startup;
 mod token;
