@@ -143,6 +143,35 @@ impl Settings {
     /// Loads defaults, then the TOML file if given, then `TOKEND_*` variables,
     /// and validates the result.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_with_env(file, None)
+    }
+
+    /// The environment variables tokend reads (SPEC §2).
+    pub const ENV_VARS: &'static [&'static str] = &[
+        "TOKEND_LISTEN",
+        "TOKEND_ISSUER",
+        "TOKEND_DATABASE_URL",
+        "TOKEND_MASTER_KEY_FILE",
+        "TOKEND_MASTER_KEY",
+        "TOKEND_TOKENS__TTL",
+        "TOKEND_TOKENS__MAX_TTL",
+        "TOKEND_TOKENS__LEEWAY",
+        "TOKEND_TOKENS__DEFAULT_AUDIENCE",
+        "TOKEND_KEYS__ALGORITHM",
+        "TOKEND_KEYS__ROTATE_EVERY",
+        "TOKEND_KEYS__PUBLISH_AHEAD",
+        "TOKEND_KEYS__JWKS_MAX_AGE",
+        "TOKEND_KEYS__REFRESH_EVERY",
+        "TOKEND_ADMIN__SCOPE",
+        "TOKEND_LOG__FORMAT",
+    ];
+
+    /// [`Settings::load`] with the environment given as a map instead of read
+    /// from the process (for tests and tools that check a deployment).
+    pub fn load_with_env(
+        file: Option<&Path>,
+        env: Option<std::collections::HashMap<String, String>>,
+    ) -> Result<Self, ConfigError> {
         let mut builder = config::Config::builder();
         if let Some(file) = file {
             if !file.exists() {
@@ -160,7 +189,8 @@ impl Settings {
         builder = builder.add_source(
             config::Environment::with_prefix("TOKEND")
                 .prefix_separator("_")
-                .separator("__"),
+                .separator("__")
+                .source(env.map(|m| m.into_iter().collect())),
         );
         let settings: Settings = builder.build()?.try_deserialize()?;
         settings.validate()?;
@@ -359,6 +389,51 @@ mod tests {
             ..Settings::default()
         };
         assert!(s.validate().unwrap_err().to_string().contains("issuer"));
+    }
+
+    #[test]
+    fn every_documented_variable_is_read() {
+        let values = [
+            ("TOKEND_LISTEN", "127.0.0.1:9999"),
+            ("TOKEND_ISSUER", "https://a.example"),
+            ("TOKEND_DATABASE_URL", "postgres://x@y/z"),
+            ("TOKEND_MASTER_KEY_FILE", "/k"),
+            ("TOKEND_MASTER_KEY", "AAAA"),
+            ("TOKEND_TOKENS__TTL", "2m"),
+            ("TOKEND_TOKENS__MAX_TTL", "3m"),
+            ("TOKEND_TOKENS__LEEWAY", "4s"),
+            ("TOKEND_TOKENS__DEFAULT_AUDIENCE", "aud"),
+            ("TOKEND_KEYS__ALGORITHM", "es384"),
+            ("TOKEND_KEYS__ROTATE_EVERY", "2d"),
+            ("TOKEND_KEYS__PUBLISH_AHEAD", "2h"),
+            ("TOKEND_KEYS__JWKS_MAX_AGE", "7m"),
+            ("TOKEND_KEYS__REFRESH_EVERY", "3s"),
+            ("TOKEND_ADMIN__SCOPE", "ops"),
+            ("TOKEND_LOG__FORMAT", "json"),
+        ];
+        assert_eq!(values.len(), Settings::ENV_VARS.len());
+        let env = values
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let s = Settings::load_with_env(None, Some(env)).unwrap();
+        let d = Settings::default();
+        assert_ne!(s.listen, d.listen);
+        assert_eq!(s.issuer.as_deref(), Some("https://a.example"));
+        assert_ne!(s.database_url, d.database_url);
+        assert_ne!(s.master_key_file, d.master_key_file);
+        assert!(s.master_key.is_some());
+        assert_eq!(s.tokens.ttl.as_secs(), 120);
+        assert_eq!(s.tokens.max_ttl.as_secs(), 180);
+        assert_eq!(s.tokens.leeway.as_secs(), 4);
+        assert_eq!(s.tokens.default_audience.as_deref(), Some("aud"));
+        assert_eq!(s.keys.algorithm, Algorithm::ES384);
+        assert_eq!(s.keys.rotate_every.as_secs(), 2 * 86400);
+        assert_eq!(s.keys.publish_ahead.as_secs(), 7200);
+        assert_eq!(s.keys.jwks_max_age.as_secs(), 420);
+        assert_eq!(s.keys.refresh_every.as_secs(), 3);
+        assert_eq!(s.admin.scope, "ops");
+        assert_eq!(s.log.format, LogFormat::Json);
     }
 
     #[test]

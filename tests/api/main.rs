@@ -1,6 +1,7 @@
 //! Integration tests: the real application on port 0 against a fresh database.
 
 mod cli;
+mod deploy;
 mod helpers;
 mod jwks;
 #[path = "../common/process.rs"]
