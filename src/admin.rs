@@ -97,6 +97,7 @@ impl Admin {
             publish_ahead: k.publish_ahead.as_secs() as i64,
             refresh_every: k.refresh_every.as_secs() as i64,
             leeway: self.settings.tokens.leeway.as_secs() as i64,
+            jwks_max_age: k.jwks_max_age.as_secs() as i64,
         }
     }
 

@@ -15,6 +15,8 @@ pub struct RotationPolicy {
     pub publish_ahead: i64,
     pub refresh_every: i64,
     pub leeway: i64,
+    /// The bound of the JWKS `max-age`.
+    pub jwks_max_age: i64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -101,12 +103,29 @@ fn successor<'a>(keys: &'a [KeyRecord], after: &KeyRecord, now: i64) -> Option<&
         .max_by_key(|k| k.activates_at)
 }
 
+/// When a key created at `now` may start signing.
+///
 /// Times are whole seconds and `now` is rounded down, so a key created "at
-/// `now`" may really be published up to a second later: a key planned from
-/// `now` activates no sooner than `now + publish_ahead + 1`, and the next key
-/// is planned a second early so that a rotation on schedule is not delayed.
-fn earliest_activation(now: i64, policy: &RotationPolicy) -> i64 {
-    now + policy.publish_ahead + 1
+/// `now`" may really be published up to a second later: hence the `+ 1`, and
+/// the next key is planned a second early so a rotation on schedule is not
+/// delayed. A key published on schedule (at or after the planned publication,
+/// which every served `max-age` counted down to) needs `publish_ahead`. One
+/// published earlier than planned (a manual `keys rotate`, an algorithm
+/// change) must also outlast every JWKS cached under the old plan:
+/// `jwks_max_age + refresh_every`.
+fn activation_of_key_created(now: i64, active: Option<&KeyRecord>, policy: &RotationPolicy) -> i64 {
+    let planned = active.filter(|a| now >= scheduled_publication(a, policy));
+    let lead = match planned {
+        Some(_) => policy.publish_ahead,
+        None => policy
+            .publish_ahead
+            .max(policy.jwks_max_age + policy.refresh_every),
+    };
+    let earliest = now + lead + 1;
+    match planned {
+        Some(a) => (a.activates_at + policy.rotate_every).max(earliest),
+        None => earliest,
+    }
 }
 
 /// When the successor of `key` is due to be published.
@@ -124,6 +143,18 @@ pub fn next_publication(now: i64, keys: &[KeyRecord], policy: &RotationPolicy) -
         Some(next) => scheduled_publication(next, policy),
         None if active.alg != policy.algorithm => now,
         None => scheduled_publication(active, policy).max(now),
+    }
+}
+
+/// The JWKS `max-age` at `now` for a replica whose key state (loaded earlier)
+/// plans the next publication at `next_publication`: the configured bound,
+/// or the whole seconds until that publication when sooner, and 0 once it is
+/// due but not yet seen. No verifier that honours it can hold a JWKS without
+/// the next key past the moment that key is published here.
+pub fn jwks_max_age(now: i64, next_publication: Option<i64>, bound: u64) -> u64 {
+    match next_publication {
+        Some(at) => bound.min(at.saturating_sub(now).max(0) as u64),
+        None => bound,
     }
 }
 
@@ -148,12 +179,7 @@ pub fn plan(now: i64, keys: &[KeyRecord], policy: &RotationPolicy) -> Vec<Action
                 scheduled_publication(active, policy)
             };
             if now >= due {
-                let activates_at = if algorithm_changed {
-                    earliest_activation(now, policy)
-                } else {
-                    (active.activates_at + policy.rotate_every)
-                        .max(earliest_activation(now, policy))
-                };
+                let activates_at = activation_of_key_created(now, Some(active), policy);
                 actions.push(Action::Create {
                     activates_at,
                     alg: policy.algorithm,
@@ -205,7 +231,7 @@ pub fn rotate(
             alg: policy.algorithm,
         }],
         (None, false) => vec![Action::Create {
-            activates_at: earliest_activation(now, policy),
+            activates_at: activation_of_key_created(now, active(now, keys), policy),
             alg: policy.algorithm,
         }],
     }
@@ -285,6 +311,7 @@ mod tests {
             publish_ahead: 3600,
             refresh_every: 10,
             leeway: 60,
+            jwks_max_age: 300,
         }
     }
 

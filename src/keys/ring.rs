@@ -156,10 +156,7 @@ impl KeyRing {
     /// Seconds a verifier may cache the JWKS at `now`: the bound, or less so
     /// that no cache outlives the next planned publication (0 once it is due).
     pub fn jwks_max_age(&self, now: i64, bound: u64) -> u64 {
-        match self.next_publication {
-            Some(at) => bound.min(at.saturating_sub(now).max(0) as u64),
-            None => bound,
-        }
+        plan::jwks_max_age(now, self.next_publication, bound)
     }
 
     /// The signer at `now`: the key `plan::active` names, so the ring and the

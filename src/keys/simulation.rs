@@ -8,6 +8,11 @@
 //! (so a verifier caching for a fixed D with D + refresh_every ≤ publish_ahead
 //! has it) until `exp + leeway`, except tokens of a revoked key and, for the
 //! first half, tokens of the first key or of a key made to sign at once.
+//!
+//! Verifiers poll the replicas' JWKS at random phases: some honour the served
+//! `max-age` (whose bound may be far above `publish_ahead`), some cache for a
+//! fixed D with D + refresh_every = publish_ahead. None may ever lack the
+//! `kid` of a valid token under the same exemptions.
 
 use super::plan::{self, Action, RotationPolicy};
 use crate::domain::{Algorithm, KeyRecord};
@@ -19,14 +24,17 @@ const PUBLISH_AHEAD: i64 = 30;
 const ROTATE_EVERY: i64 = 120;
 const LEEWAY: i64 = 5;
 const MAX_TTLS: [i64; 3] = [10, 30, 90];
+/// A fixed cache as long as the guarantee allows.
+const FIXED_CACHE: i64 = PUBLISH_AHEAD - REFRESH;
 
-fn policy() -> RotationPolicy {
+fn policy(jwks_max_age: i64) -> RotationPolicy {
     RotationPolicy {
         algorithm: Algorithm::ES256,
         rotate_every: ROTATE_EVERY,
         publish_ahead: PUBLISH_AHEAD,
         refresh_every: REFRESH,
         leeway: LEEWAY,
+        jwks_max_age,
     }
 }
 
@@ -40,6 +48,8 @@ pub enum Event {
 
 struct Replica {
     snapshot: Vec<KeyRecord>,
+    /// The next publication as planned from `snapshot` when it was loaded.
+    next_publication: i64,
     last_load: i64,
     max_ttl: i64,
     /// Reloads on every change (true) or only on schedule and own writes.
@@ -52,6 +62,16 @@ struct Token {
     exp: i64,
 }
 
+/// A resource server with a cached JWKS.
+struct Verifier {
+    source: usize,
+    /// `None`: honours the served `max-age`; `Some(d)`: caches for d seconds.
+    fixed: Option<i64>,
+    starts_at: i64,
+    cache: Vec<String>,
+    expires: i64,
+}
+
 #[derive(Default, Clone, Copy)]
 struct Served {
     first: i64,
@@ -60,15 +80,22 @@ struct Served {
 }
 
 pub struct World {
+    policy: RotationPolicy,
     db: Vec<KeyRecord>,
+    verifiers: Vec<Verifier>,
+    /// Per kid: from when and until when verifiers must know it.
+    must_know: HashMap<String, (i64, i64)>,
+    verifier_violation: Option<String>,
+    /// Serve a `max-age` that shrinks to the next planned publication.
+    pub shrink_max_age: bool,
     kids: u32,
     now: i64,
     replicas: Vec<Replica>,
     served: HashMap<(usize, String), Served>,
     tokens: Vec<Token>,
-    /// Tokens of this kid issued before this time are exempt from the
-    /// "published ahead" half (first key, `--now`, revocation).
-    exempt_until: HashMap<String, i64>,
+    /// Tokens issued before this time are exempt from the "published ahead"
+    /// half (right after the first key, `--now` or a revocation).
+    exempt_until: i64,
     revoked: HashSet<String>,
     /// Record each replica's max_ttl on keys before signing (SPEC §5).
     pub record_max_ttl: bool,
@@ -76,19 +103,42 @@ pub struct World {
 
 impl World {
     pub fn new() -> Self {
+        Self::with(300, &[0, 7, 13, 3])
+    }
+
+    /// A world whose JWKS `max-age` bound is `jwks_max_age`, with four
+    /// verifiers (max-age and fixed cache, on each replica) starting at the
+    /// given seconds.
+    pub fn with(jwks_max_age: i64, phases: &[i64; 4]) -> Self {
+        let verifiers = (0..4)
+            .map(|i| Verifier {
+                source: i % 2,
+                fixed: (i >= 2).then_some(FIXED_CACHE),
+                starts_at: phases[i],
+                cache: Vec::new(),
+                expires: i64::MIN,
+            })
+            .collect();
         let mut world = Self {
+            policy: policy(jwks_max_age),
+            verifiers,
+            must_know: HashMap::new(),
+            verifier_violation: None,
+            shrink_max_age: true,
             db: Vec::new(),
             kids: 0,
             now: 0,
             replicas: vec![
                 Replica {
                     snapshot: Vec::new(),
+                    next_publication: 0,
                     last_load: 0,
                     max_ttl: 30,
                     follows_changes: true,
                 },
                 Replica {
                     snapshot: Vec::new(),
+                    next_publication: 0,
                     last_load: 0,
                     max_ttl: 30,
                     follows_changes: false,
@@ -96,7 +146,7 @@ impl World {
             ],
             served: HashMap::new(),
             tokens: Vec::new(),
-            exempt_until: HashMap::new(),
+            exempt_until: i64::MIN,
             revoked: HashSet::new(),
             record_max_ttl: true,
         };
@@ -123,14 +173,18 @@ impl World {
             }
         }
         // A key that signs at once was not published ahead.
-        let signs_at_once = actions.iter().any(|a| match a {
+        let unplanned = actions.iter().any(|a| match a {
             Action::Create { activates_at, .. } => *activates_at <= now,
-            Action::Activate { .. } => true,
-            _ => false,
+            Action::Activate { .. } | Action::Revoke { .. } => true,
+            Action::Remove { .. } => false,
         });
-        if signs_at_once && let Some(active) = plan::active(now, &self.db) {
-            self.exempt_until
-                .insert(active.kid.clone(), now + PUBLISH_AHEAD);
+        // A key that signs at once, or a revocation, changes the schedule
+        // verifiers were told about: until every cache made before has
+        // expired, tokens of any key may be missed (SPEC §5 allows this right
+        // after the first key, --now or a revocation).
+        if unplanned {
+            let settle = PUBLISH_AHEAD.max(self.policy.jwks_max_age + REFRESH);
+            self.exempt_until = self.exempt_until.max(now + settle);
         }
         self.reload(by);
         for r in 0..self.replicas.len() {
@@ -153,12 +207,13 @@ impl World {
             }
         }
         self.replicas[r].snapshot = self.db.clone();
+        self.replicas[r].next_publication = plan::next_publication(now, &self.db, &self.policy);
         self.replicas[r].last_load = now;
     }
 
     /// What `Application::build` does: apply the plan, load the ring.
     fn start(&mut self, r: usize) {
-        let actions = plan::plan(self.now, &self.db, &policy());
+        let actions = plan::plan(self.now, &self.db, &self.policy);
         self.write(&actions, r);
         self.reload(r);
     }
@@ -166,8 +221,8 @@ impl World {
     /// One background tick of replica `r`, as `follow_changes` runs it.
     fn tick(&mut self, r: usize) {
         let now = self.now;
-        if !plan::plan(now, &self.replicas[r].snapshot, &policy()).is_empty() {
-            let actions = plan::plan(now, &self.db, &policy());
+        if !plan::plan(now, &self.replicas[r].snapshot, &self.policy).is_empty() {
+            let actions = plan::plan(now, &self.db, &self.policy);
             self.write(&actions, r);
             self.reload(r);
         }
@@ -191,11 +246,62 @@ impl World {
                 served.seconds += 1;
             }
             if let Some(active) = plan::active(now, snapshot) {
-                self.tokens.push(Token {
+                let token = Token {
                     kid: active.kid.clone(),
                     iat: now,
                     exp: now + self.replicas[r].max_ttl,
-                });
+                };
+                let exempt = now < self.exempt_until;
+                let window = self
+                    .must_know
+                    .entry(token.kid.clone())
+                    .or_insert((i64::MAX, i64::MIN));
+                if !exempt {
+                    window.0 = window.0.min(now);
+                }
+                window.1 = window.1.max(token.exp + LEEWAY);
+                self.tokens.push(token);
+            }
+        }
+        self.poll_verifiers();
+    }
+
+    /// Each verifier refreshes its cache when it expires, then must know
+    /// every `kid` a valid token may carry.
+    fn poll_verifiers(&mut self) {
+        let now = self.now;
+        for v in self.verifiers.iter_mut().filter(|v| now >= v.starts_at) {
+            if now >= v.expires {
+                let replica = &self.replicas[v.source];
+                v.cache = plan::published(&replica.snapshot)
+                    .map(|k| k.kid.clone())
+                    .collect();
+                let bound = self.policy.jwks_max_age as u64;
+                let age = match v.fixed {
+                    Some(d) => d,
+                    None if self.shrink_max_age => {
+                        plan::jwks_max_age(now, Some(replica.next_publication), bound) as i64
+                    }
+                    None => bound as i64,
+                };
+                v.expires = now + age.max(1);
+            }
+            if self.verifier_violation.is_some() {
+                continue;
+            }
+            for (kid, (from, until)) in &self.must_know {
+                if *from <= now
+                    && now <= *until
+                    && !self.revoked.contains(kid)
+                    && !v.cache.contains(kid)
+                {
+                    self.verifier_violation = Some(format!(
+                        "at {now} a verifier of replica {} ({}) lacks {kid}",
+                        v.source,
+                        v.fixed
+                            .map_or("honours max-age".to_owned(), |d| format!("fixed {d}s")),
+                    ));
+                }
             }
         }
     }
@@ -212,7 +318,7 @@ impl World {
                 }
             }
             Event::Rotate { immediate } => {
-                let actions = plan::rotate(self.now, &self.db, &policy(), *immediate);
+                let actions = plan::rotate(self.now, &self.db, &self.policy, *immediate);
                 self.write(&actions, 0);
             }
             Event::Revoke(index) => {
@@ -221,7 +327,8 @@ impl World {
                     return;
                 }
                 let kid = &live[index % live.len()];
-                let actions = plan::revoke(self.now, &self.db, kid, &policy()).expect("live key");
+                let actions =
+                    plan::revoke(self.now, &self.db, kid, &self.policy).expect("live key");
                 self.write(&actions, 0);
             }
             Event::Restart { replica, max_ttl } => {
@@ -247,6 +354,9 @@ impl World {
     /// The invariant of SPEC §5, over everything observed. Returns the first
     /// violation.
     pub fn violation(&self) -> Option<String> {
+        if let Some(v) = &self.verifier_violation {
+            return Some(v.clone());
+        }
         let end = self.now;
         for t in &self.tokens {
             if self.revoked.contains(&t.kid) {
@@ -262,10 +372,7 @@ impl World {
                 if s.seconds != s.last - s.first + 1 {
                     return Some(format!("replica {r} published {} with gaps", t.kid));
                 }
-                let exempt = self
-                    .exempt_until
-                    .get(&t.kid)
-                    .is_some_and(|until| t.iat < *until);
+                let exempt = t.iat < self.exempt_until;
                 let needed_from = (t.iat - (PUBLISH_AHEAD - REFRESH)).max(0);
                 if !exempt && s.first > needed_from {
                     return Some(format!(
@@ -300,8 +407,12 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(96))]
 
     #[test]
-    fn no_verifier_meets_an_unknown_kid_and_no_key_goes_early(events in prop::collection::vec(event(), 1..40)) {
-        let mut world = World::new();
+    fn no_verifier_meets_an_unknown_kid_and_no_key_goes_early(
+        events in prop::collection::vec(event(), 1..40),
+        jwks_max_age in prop_oneof![Just(10i64), Just(300), Just(3600)],
+        phases in [0i64..60, 0i64..60, 0i64..60, 0i64..60],
+    ) {
+        let mut world = World::with(jwks_max_age, &phases);
         for e in &events {
             world.run(e);
         }
@@ -316,6 +427,28 @@ fn scheduled_rotations_alone_keep_the_invariant_for_a_long_time() {
     world.run(&Event::Advance(20 * ROTATE_EVERY));
     assert_eq!(world.violation(), None);
     assert!(world.kids >= 20, "a key per rotation: {}", world.kids);
+}
+
+#[test]
+fn without_the_shrinking_max_age_a_verifier_misses_the_next_key() {
+    let run = |shrink: bool| {
+        let mut world = World::with(300, &[0, 0, 0, 0]);
+        world.shrink_max_age = shrink;
+        world.run(&Event::Advance(3 * ROTATE_EVERY));
+        world.violation()
+    };
+    assert_eq!(run(true), None);
+    let missed = run(false).expect("the property must bite when max-age does not shrink");
+    assert!(missed.contains("honours max-age"), "{missed}");
+}
+
+#[test]
+fn an_early_manual_rotation_waits_out_every_cached_jwks() {
+    let mut world = World::with(300, &[0, 0, 0, 0]);
+    world.run(&Event::Advance(20));
+    world.run(&Event::Rotate { immediate: false });
+    world.run(&Event::Advance(2 * ROTATE_EVERY + 300));
+    assert_eq!(world.violation(), None);
 }
 
 #[test]
