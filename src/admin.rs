@@ -275,18 +275,14 @@ fn check_client(c: &Client) -> Result<(), AdminError> {
         )));
     }
     validate_claims(&c.claims).map_err(|e| AdminError::Invalid(format!("claims: {e}")))?;
-    if c.auth_method == AuthMethod::PrivateKeyJwt {
-        let has_keys = c
-            .jwks
-            .as_ref()
-            .and_then(|j| j.get("keys"))
-            .and_then(|k| k.as_array())
-            .is_some_and(|k| !k.is_empty());
-        if !has_keys {
-            return Err(AdminError::Invalid(
-                "jwks: private_key_jwt needs a JWKS with at least one key".into(),
-            ));
-        }
+    if let Some(jwks) = &c.jwks {
+        crate::oauth::assertion::validate_client_jwks(jwks)
+            .map_err(|e| AdminError::Invalid(format!("jwks: {e}")))?;
+    }
+    if c.auth_method == AuthMethod::PrivateKeyJwt && c.jwks.is_none() {
+        return Err(AdminError::Invalid(
+            "jwks: private_key_jwt needs the client's public keys (a JWK Set)".into(),
+        ));
     }
     Ok(())
 }
@@ -514,6 +510,24 @@ fn at(secs: i64) -> DateTime<Utc> {
     Utc.timestamp_opt(secs, 0).single().unwrap_or_default()
 }
 
+/// `keys plan`: every key with its times, and what happens next.
+#[derive(Debug, Serialize)]
+pub struct KeyPlan {
+    pub now: DateTime<Utc>,
+    pub keys: Vec<KeyView>,
+    pub next: PlannedEvents,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PlannedEvents {
+    /// The next key is created and published in the JWKS.
+    pub key_published_at: DateTime<Utc>,
+    /// A new key starts signing.
+    pub rotation_at: DateTime<Utc>,
+    /// A retired or revoked key is removed.
+    pub removal_at: Option<DateTime<Utc>>,
+}
+
 /// The outcome of `keys rotate`.
 #[derive(Debug, Serialize)]
 pub struct Rotation {
@@ -557,6 +571,23 @@ impl Admin {
             .into_iter()
             .map(|k| k.record)
             .collect())
+    }
+
+    /// Every key with its state and times, and the next planned events, from
+    /// the database and the configuration.
+    pub async fn key_plan(&self) -> Result<KeyPlan, AdminError> {
+        let records = self.records().await?;
+        let now = self.now().timestamp();
+        let next = plan::next_events(now, &records, &self.rotation_policy());
+        Ok(KeyPlan {
+            now: at(now),
+            keys: self.key_views(&records, now),
+            next: PlannedEvents {
+                key_published_at: at(next.publication),
+                rotation_at: at(next.rotation),
+                removal_at: next.removal.map(at),
+            },
+        })
     }
 
     pub async fn list_keys(&self) -> Result<Vec<KeyView>, AdminError> {

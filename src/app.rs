@@ -9,7 +9,8 @@ use crate::config::Settings;
 use crate::domain::{Audience, TokenPolicy};
 use crate::http;
 use crate::keys::{KeyRing, plan};
-use crate::oauth::{ClientCache, TokenIssuer};
+use crate::oauth::{ClientAuthenticator, ClientCache, DenyList, TokenInspector, TokenIssuer};
+use crate::store::REVOCATION;
 use actix_web::{App, HttpServer, web};
 use arc_swap::ArcSwap;
 use bytes::Bytes;
@@ -45,9 +46,12 @@ pub enum StartError {
 pub struct AppState {
     pub admin: Admin,
     pub issuer: String,
+    pub auth: Arc<ClientAuthenticator>,
     pub tokens: TokenIssuer,
+    pub inspector: TokenInspector,
     pub ring: Arc<ArcSwap<KeyRing>>,
     pub clients: Arc<ClientCache>,
+    pub deny: Arc<DenyList>,
     pub metadata: ArcSwap<Bytes>,
 }
 
@@ -127,6 +131,21 @@ impl Application {
 
         let ring = Arc::new(ArcSwap::from_pointee(ring));
         let clients = Arc::new(ClientCache::new(admin.store.clone(), CLIENT_CACHE_CAPACITY));
+        let deny = Arc::new(DenyList::default());
+        deny.replace(
+            admin
+                .store
+                .revoked_tokens(clock.now().timestamp())
+                .await
+                .map_err(AdminError::from)?,
+        );
+        let auth = Arc::new(ClientAuthenticator {
+            clients: clients.clone(),
+            pepper: admin.pepper.clone(),
+            store: admin.store.clone(),
+            assertion_audiences: vec![format!("{issuer}/token"), issuer.clone()],
+            leeway: settings.tokens.leeway.as_secs() as i64,
+        });
         let tokens = TokenIssuer {
             issuer: issuer.clone(),
             policy: TokenPolicy {
@@ -134,18 +153,27 @@ impl Application {
                 max_ttl: settings.tokens.max_ttl,
                 default_audience,
             },
-            clients: clients.clone(),
-            pepper: admin.pepper.clone(),
+            auth: auth.clone(),
             ring: ring.clone(),
+            clock: clock.clone(),
+        };
+        let inspector = TokenInspector {
+            issuer: issuer.clone(),
+            ring: ring.clone(),
+            deny: deny.clone(),
+            store: admin.store.clone(),
             clock: clock.clone(),
         };
         let state = Arc::new(AppState {
             metadata: ArcSwap::from_pointee(http::render_metadata(&issuer, &[])),
             admin,
             issuer: issuer.clone(),
+            auth,
             tokens,
+            inspector,
             ring,
             clients,
+            deny,
         });
         state.refresh_metadata().await?;
 
@@ -226,6 +254,9 @@ async fn follow_changes(state: Arc<AppState>, mut last_seq: i64) {
                     {
                         state.clients.clear();
                         keys_changed = true;
+                        if let Ok(entries) = store.revoked_tokens(state.now()).await {
+                            state.deny.replace(entries);
+                        }
                     }
                 }
                 for change in &changes {
@@ -234,6 +265,12 @@ async fn follow_changes(state: Arc<AppState>, mut last_seq: i64) {
                             state.clients.invalidate(&change.subject);
                             clients_changed = true;
                         }
+                        REVOCATION => match store.revoked_token(&change.subject).await {
+                            Ok(Some(exp)) => state.deny.insert(&change.subject, exp),
+                            Ok(None) => {}
+                            // Retry this change on the next tick.
+                            Err(_) => break,
+                        },
                         _ => keys_changed = true,
                     }
                     last_seq = change.seq;
@@ -280,6 +317,10 @@ async fn follow_changes(state: Arc<AppState>, mut last_seq: i64) {
             last_prune = Instant::now();
             if let Err(e) = store.prune_changes(now - FEED_RETENTION_SECS).await {
                 tracing::warn!(error = %e, "pruning the change feed failed");
+            }
+            state.deny.sweep(now);
+            if let Err(e) = store.sweep_expired(now).await {
+                tracing::warn!(error = %e, "sweeping expired revocations failed");
             }
         }
     }

@@ -146,6 +146,38 @@ pub fn next_publication(now: i64, keys: &[KeyRecord], policy: &RotationPolicy) -
     }
 }
 
+/// The next planned events, for `keys plan` and the metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NextEvents {
+    /// A new key is created and published.
+    pub publication: i64,
+    /// A new key starts signing.
+    pub rotation: i64,
+    /// A retired or revoked key leaves for good.
+    pub removal: Option<i64>,
+}
+
+pub fn next_events(now: i64, keys: &[KeyRecord], policy: &RotationPolicy) -> NextEvents {
+    let publication = next_publication(now, keys, policy);
+    let rotation = match active(now, keys) {
+        Some(a) => match successor(keys, a, now) {
+            Some(next) => next.activates_at,
+            None => activation_of_key_created(publication, Some(a), policy),
+        },
+        None => now,
+    };
+    let removal = keys
+        .iter()
+        .filter_map(|k| removal_at(k, keys, policy))
+        .filter(|at| *at > now)
+        .min();
+    NextEvents {
+        publication,
+        rotation,
+        removal,
+    }
+}
+
 /// The JWKS `max-age` at `now` for a replica whose key state (loaded earlier)
 /// plans the next publication at `next_publication`: the configured bound,
 /// or the whole seconds until that publication when sooner, and 0 once it is

@@ -1,69 +1,149 @@
-//! Client authentication (RFC 6749 §2.3), shared by every endpoint that
-//! authenticates a client. An unknown client and a wrong secret get the same
-//! answer after the same work: the secret is always checked, against a dummy
-//! hash when there is no client.
+//! Client authentication (RFC 6749 §2.3, RFC 7523 §2.2), one code path for
+//! every endpoint that authenticates a client. An unknown client and a wrong
+//! secret get the same answer after the same work: the secret is always
+//! checked, against a dummy hash when there is no client.
 
 use super::OAuthError;
+use super::assertion;
 use super::client_cache::{CachedClient, ClientCache};
 use super::credentials::Credentials;
-use super::secret::verify_secret;
-use crate::domain::SecretHash;
+use super::secret::{ClientSecret, verify_secret};
+use crate::domain::{AuthMethod, SecretHash};
+use crate::store::Store;
 use aws_lc_rs::hmac;
 use chrono::{DateTime, Utc};
+use secrecy::ExposeSecret;
 use std::sync::Arc;
 
 static DUMMY: SecretHash = SecretHash([0u8; 32]);
 
-pub async fn authenticate(
-    clients: &ClientCache,
-    pepper: &hmac::Key,
-    credentials: Credentials,
-    now: DateTime<Utc>,
-) -> Result<Arc<CachedClient>, OAuthError> {
-    match credentials {
-        Credentials::Missing => Err(OAuthError::invalid_client(
-            "client authentication is required (client_secret_basic, client_secret_post)",
-        )),
-        Credentials::Assertion { .. } => Err(OAuthError::invalid_client(
-            "private_key_jwt client authentication is not enabled on this server",
-        )),
-        Credentials::Secret {
-            client_id,
-            secret,
-            method,
-        } => {
-            let found = clients
-                .get(&client_id)
-                .await
-                .map_err(|_| OAuthError::unavailable("client registry is unavailable; retry"))?;
-            let Some(found) = found else {
-                let _ = verify_secret(pepper, &secret, &DUMMY);
-                return Err(OAuthError::authentication_failed());
-            };
-            let client = &found.client;
-            let mut ok = false;
-            let mut checked = 0;
-            for stored in client.secrets.valid_at(now) {
-                ok |= verify_secret(pepper, &secret, stored);
-                checked += 1;
+pub struct ClientAuthenticator {
+    pub clients: Arc<ClientCache>,
+    pub pepper: Arc<hmac::Key>,
+    pub store: Store,
+    /// What a client assertion's `aud` may name: the token endpoint URL and
+    /// the issuer.
+    pub assertion_audiences: Vec<String>,
+    pub leeway: i64,
+}
+
+fn unavailable(_: crate::store::StoreError) -> OAuthError {
+    OAuthError::unavailable("client registry is unavailable; retry")
+}
+
+impl ClientAuthenticator {
+    pub async fn authenticate(
+        &self,
+        credentials: Credentials,
+        now: DateTime<Utc>,
+    ) -> Result<Arc<CachedClient>, OAuthError> {
+        match credentials {
+            Credentials::Missing => Err(OAuthError::invalid_client(
+                "client authentication is required (client_secret_basic, client_secret_post or private_key_jwt)",
+            )),
+            Credentials::Secret {
+                client_id,
+                secret,
+                method,
+            } => self.by_secret(&client_id, &secret, method, now).await,
+            Credentials::Assertion {
+                client_id,
+                assertion,
+            } => {
+                self.by_assertion(client_id.as_deref(), assertion.expose_secret(), now)
+                    .await
             }
-            if checked == 0 {
-                let _ = verify_secret(pepper, &secret, &DUMMY);
-            }
-            if !ok {
-                return Err(OAuthError::authentication_failed());
-            }
-            // The caller proved it holds the secret: from here, details help.
-            if !client.enabled {
-                return Err(OAuthError::invalid_client("client is disabled"));
-            }
-            if client.auth_method != method {
-                return Err(OAuthError::invalid_client(format!(
-                    "client is registered for {}",
-                    client.auth_method
-                )));
-            }
-            Ok(found)
         }
+    }
+
+    async fn by_secret(
+        &self,
+        client_id: &str,
+        secret: &ClientSecret,
+        method: AuthMethod,
+        now: DateTime<Utc>,
+    ) -> Result<Arc<CachedClient>, OAuthError> {
+        let Some(found) = self.clients.get(client_id).await.map_err(unavailable)? else {
+            let _ = verify_secret(&self.pepper, secret, &DUMMY);
+            return Err(OAuthError::authentication_failed());
+        };
+        let client = &found.client;
+        let mut ok = false;
+        let mut checked = 0;
+        for stored in client.secrets.valid_at(now) {
+            ok |= verify_secret(&self.pepper, secret, stored);
+            checked += 1;
+        }
+        if checked == 0 {
+            let _ = verify_secret(&self.pepper, secret, &DUMMY);
+        }
+        if !ok {
+            return Err(OAuthError::authentication_failed());
+        }
+        // The caller proved it holds the secret: from here, details help.
+        if !client.enabled {
+            return Err(OAuthError::invalid_client("client is disabled"));
+        }
+        if client.auth_method != method {
+            return Err(OAuthError::invalid_client(format!(
+                "client is registered for {}",
+                client.auth_method
+            )));
+        }
+        Ok(found)
+    }
+
+    async fn by_assertion(
+        &self,
+        client_id: Option<&str>,
+        jwt: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Arc<CachedClient>, OAuthError> {
+        let bad = |e: assertion::AssertionError| OAuthError::invalid_client(e.to_string());
+        let claimed = assertion::claimed_client(jwt).map_err(bad)?;
+        if client_id.is_some_and(|id| id != claimed) {
+            return Err(OAuthError::invalid_client(
+                "client_id differs from the assertion's iss and sub",
+            ));
+        }
+        let Some(found) = self.clients.get(&claimed).await.map_err(unavailable)? else {
+            return Err(OAuthError::authentication_failed());
+        };
+        let client = &found.client;
+        let Some(keys) = found
+            .jwks
+            .as_ref()
+            .filter(|_| client.auth_method == AuthMethod::PrivateKeyJwt)
+        else {
+            return Err(OAuthError::authentication_failed());
+        };
+        let now = now.timestamp();
+        let verified = assertion::verify(
+            jwt,
+            &claimed,
+            keys,
+            &self.assertion_audiences,
+            now,
+            self.leeway,
+        )
+        .map_err(bad)?;
+        if !client.enabled {
+            return Err(OAuthError::invalid_client("client is disabled"));
+        }
+        // One use per jti, on every replica: the database decides.
+        let fresh = self
+            .store
+            .use_assertion(
+                &format!("{claimed}\n{}", verified.jti),
+                verified.exp + self.leeway,
+            )
+            .await
+            .map_err(|_| OAuthError::unavailable("cannot record the client assertion; retry"))?;
+        if !fresh {
+            return Err(OAuthError::invalid_client(
+                "client assertion was already used (jti replay)",
+            ));
+        }
+        Ok(found)
     }
 }

@@ -15,6 +15,8 @@ pub struct CachedClient {
     pub client: Client,
     /// `,"name":value` for each extra claim, ready to splice into the claims.
     pub extra_claims: String,
+    /// The registered keys for `private_key_jwt`, parsed once.
+    pub jwks: Option<jsonwebtoken::jwk::JwkSet>,
 }
 
 impl CachedClient {
@@ -29,9 +31,14 @@ impl CachedClient {
             extra_claims.push(':');
             extra_claims.push_str(&value.to_string());
         }
+        let jwks = client
+            .jwks
+            .as_ref()
+            .and_then(|j| super::assertion::validate_client_jwks(j).ok());
         Self {
             client,
             extra_claims,
+            jwks,
         }
     }
 }

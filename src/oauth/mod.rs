@@ -2,18 +2,23 @@
 //! the RFC 6749 §5.2 errors, the scope and audience decision, and the RFC 9068
 //! access token. Everything here can be tested without HTTP.
 
+pub mod assertion;
 mod authenticate;
 mod client_cache;
 mod credentials;
+mod deny_list;
 mod error;
 mod form;
+mod introspect;
 mod secret;
 mod token;
 
-pub use authenticate::authenticate;
+pub use authenticate::ClientAuthenticator;
 pub use client_cache::{CachedClient, ClientCache};
 pub use credentials::{Credentials, JWT_BEARER_ASSERTION, parse_basic};
+pub use deny_list::DenyList;
 pub use error::{ErrorCode, OAuthError};
 pub use form::{Form, FormError, form_urlencoded_decode};
+pub use introspect::{Introspection, TokenInspector};
 pub use secret::{ClientSecret, generate_secret, hash_secret, verify_secret};
-pub use token::{TokenIssuer, TokenResponse};
+pub use token::{TokenIssuer, TokenResponse, parse_form};

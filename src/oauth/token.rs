@@ -3,15 +3,13 @@
 //! claims and sign them with the active key. Memory only: the client comes
 //! from the cache, the key from the key ring.
 
-use super::client_cache::ClientCache;
 use super::credentials::Credentials;
 use super::form::Form;
-use super::{OAuthError, authenticate};
+use super::{ClientAuthenticator, OAuthError};
 use crate::clock::SharedClock;
 use crate::domain::{Audience, GrantRefusal, Scope, TokenPolicy};
 use crate::keys::KeyRing;
 use arc_swap::ArcSwap;
-use aws_lc_rs::hmac;
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -50,8 +48,7 @@ struct Claims<'a> {
 pub struct TokenIssuer {
     pub issuer: String,
     pub policy: TokenPolicy,
-    pub clients: Arc<ClientCache>,
-    pub pepper: Arc<hmac::Key>,
+    pub auth: Arc<ClientAuthenticator>,
     pub ring: Arc<ArcSwap<KeyRing>>,
     pub clock: SharedClock,
 }
@@ -120,7 +117,7 @@ impl TokenIssuer {
         let credentials = Credentials::extract(authorization, &form)?;
 
         let now = self.clock.now();
-        let client = authenticate(&self.clients, &self.pepper, credentials, now).await?;
+        let client = self.auth.authenticate(credentials, now).await?;
         if !client.client.grant_client_credentials {
             return Err(OAuthError::unauthorized_client(
                 "this client may not use the client_credentials grant",

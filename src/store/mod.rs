@@ -6,10 +6,12 @@
 mod changes;
 mod clients;
 mod keys;
+mod tokens;
 
 pub use changes::Change;
 pub use clients::ClientPage;
 pub use keys::{KeyChanges, NewKey, StoredKey};
+pub use tokens::REVOCATION;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor};

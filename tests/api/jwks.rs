@@ -104,9 +104,33 @@ async fn metadata_at_both_paths_with_absolute_urls() {
             doc["grant_types_supported"],
             serde_json::json!(["client_credentials"])
         );
+        let methods = serde_json::json!([
+            "client_secret_basic",
+            "client_secret_post",
+            "private_key_jwt"
+        ]);
+        assert_eq!(doc["token_endpoint_auth_methods_supported"], methods);
         assert_eq!(
-            doc["token_endpoint_auth_methods_supported"],
-            serde_json::json!(["client_secret_basic", "client_secret_post"])
+            doc["introspection_endpoint_auth_methods_supported"],
+            methods
+        );
+        assert_eq!(doc["revocation_endpoint_auth_methods_supported"], methods);
+        assert_eq!(
+            doc["introspection_endpoint"],
+            "https://auth.example.com/introspect"
+        );
+        assert_eq!(
+            doc["revocation_endpoint"],
+            "https://auth.example.com/revoke"
+        );
+        let algs = doc["token_endpoint_auth_signing_alg_values_supported"]
+            .as_array()
+            .unwrap();
+        assert!(algs.contains(&"RS256".into()) && algs.contains(&"ES256".into()));
+        assert!(
+            !algs
+                .iter()
+                .any(|a| a.as_str().unwrap().starts_with("HS") || a == "none")
         );
         assert!(doc.get("response_types_supported").is_none());
         assert!(doc.get("authorization_endpoint").is_none());

@@ -1,9 +1,12 @@
 //! Integration tests: the real application on port 0 against a fresh database.
 
+mod admin;
 mod cli;
 mod deploy;
 mod helpers;
+mod introspection;
 mod jwks;
+mod private_key_jwt;
 #[path = "../common/process.rs"]
 mod process;
 mod replicas;

@@ -1,0 +1,300 @@
+//! The admin API under `/admin` (SPEC §3): JSON, authorised by a bearer token
+//! this tokend issued with the admin scope and the issuer as audience,
+//! verified from the local key ring like any resource server would. Each
+//! handler calls the same `admin` function as the CLI.
+
+use crate::admin::{AdminError, ClientUpdate, NewClient};
+use crate::app::AppState;
+use crate::config::parse_duration;
+use crate::store::StoreError;
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+#[derive(Debug)]
+pub enum ApiError {
+    Unauthorized(&'static str),
+    Forbidden(String),
+    BadRequest(String),
+    Admin(AdminError),
+}
+
+impl From<AdminError> for ApiError {
+    fn from(e: AdminError) -> Self {
+        ApiError::Admin(e)
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ApiError::Unauthorized(d) => f.write_str(d),
+            ApiError::Forbidden(d) | ApiError::BadRequest(d) => f.write_str(d),
+            ApiError::Admin(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl ApiError {
+    fn parts(&self) -> (StatusCode, &'static str, String) {
+        match self {
+            ApiError::Unauthorized(d) => {
+                (StatusCode::UNAUTHORIZED, "invalid_token", (*d).to_owned())
+            }
+            ApiError::Forbidden(d) => (StatusCode::FORBIDDEN, "insufficient_scope", d.clone()),
+            ApiError::BadRequest(d) => (StatusCode::BAD_REQUEST, "invalid_request", d.clone()),
+            ApiError::Admin(e) => match e {
+                AdminError::Invalid(d) => (StatusCode::BAD_REQUEST, "invalid_request", d.clone()),
+                AdminError::NotFound(d) => (StatusCode::NOT_FOUND, "not_found", d.clone()),
+                AdminError::Conflict(d) => (StatusCode::CONFLICT, "conflict", d.clone()),
+                AdminError::Store(StoreError::Unavailable(_)) => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "temporarily_unavailable",
+                    "the database is unavailable; retry".into(),
+                ),
+                AdminError::Store(_) | AdminError::Key(_) => {
+                    tracing::error!(error = %e, "admin operation failed");
+                    (
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "server_error",
+                        "the operation failed".into(),
+                    )
+                }
+            },
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+    error_description: &'a str,
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.parts().0
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let (status, error, description) = self.parts();
+        let mut response = HttpResponse::build(status);
+        response.insert_header((header::CACHE_CONTROL, "no-store"));
+        match status {
+            StatusCode::UNAUTHORIZED => {
+                response.insert_header((
+                    header::WWW_AUTHENTICATE,
+                    r#"Bearer realm="tokend", error="invalid_token""#,
+                ));
+            }
+            StatusCode::FORBIDDEN => {
+                response.insert_header((
+                    header::WWW_AUTHENTICATE,
+                    r#"Bearer realm="tokend", error="insufficient_scope""#,
+                ));
+            }
+            StatusCode::SERVICE_UNAVAILABLE => {
+                response.insert_header((header::RETRY_AFTER, "1"));
+            }
+            _ => {}
+        }
+        response.json(ErrorBody {
+            error,
+            error_description: &description,
+        })
+    }
+}
+
+/// Checks the bearer token: issued here, active, for this issuer, with the
+/// admin scope.
+fn authorize(req: &HttpRequest, state: &AppState) -> Result<(), ApiError> {
+    let token = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let (scheme, token) = v.split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+        })
+        .ok_or(ApiError::Unauthorized("a bearer token is required"))?;
+    let claims = state
+        .inspector
+        .verify_bearer(token)
+        .ok_or(ApiError::Unauthorized("the bearer token is not valid"))?;
+    let for_us = match &claims.aud {
+        serde_json::Value::String(a) => a == &state.issuer,
+        serde_json::Value::Array(list) => list.iter().any(|a| a.as_str() == Some(&state.issuer)),
+        _ => false,
+    };
+    if !for_us {
+        return Err(ApiError::Unauthorized(
+            "the bearer token is not for this issuer",
+        ));
+    }
+    let scope = &state.settings().admin.scope;
+    if !claims.scope.split(' ').any(|s| s == scope) {
+        return Err(ApiError::Forbidden(format!(
+            "the `{scope}` scope is required"
+        )));
+    }
+    Ok(())
+}
+
+pub fn json_config() -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(256 * 1024)
+        .error_handler(|err, _| ApiError::BadRequest(format!("invalid JSON body: {err}")).into())
+}
+
+pub fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default()
+        .error_handler(|err, _| ApiError::BadRequest(format!("invalid query: {err}")).into())
+}
+
+/// The client id from the raw path, percent-decoded exactly once, so ids
+/// with `/`, `%` or `:` (all allowed by RFC 6749) round-trip.
+fn client_id(req: &HttpRequest) -> Result<String, ApiError> {
+    let raw = req.uri().path();
+    let rest = raw
+        .split_once("/admin/clients/")
+        .map(|(_, r)| r)
+        .unwrap_or_default();
+    let rest = match req.match_info().get("id") {
+        Some(_) if req.method() == actix_web::http::Method::POST => {
+            rest.strip_suffix("/secret").unwrap_or(rest)
+        }
+        _ => rest,
+    };
+    percent_encoding::percent_decode_str(rest)
+        .decode_utf8()
+        .map(|id| id.into_owned())
+        .map_err(|_| ApiError::BadRequest("the client id in the path is not UTF-8".into()))
+}
+
+pub async fn create_client(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<NewClient>,
+) -> Result<HttpResponse, ApiError> {
+    authorize(&req, &state)?;
+    let created = state.admin.create_client(body.into_inner()).await?;
+    Ok(HttpResponse::Created()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(created))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    pub limit: Option<u32>,
+    pub after: Option<String>,
+}
+
+pub async fn list_clients(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    authorize(&req, &state)?;
+    let page = state
+        .admin
+        .list_clients(query.after.as_deref(), query.limit.unwrap_or(100))
+        .await?;
+    Ok(HttpResponse::Ok().json(page))
+}
+
+pub async fn get_client(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    authorize(&req, &state)?;
+    Ok(HttpResponse::Ok().json(state.admin.get_client(&client_id(&req)?).await?))
+}
+
+pub async fn update_client(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<ClientUpdate>,
+) -> Result<HttpResponse, ApiError> {
+    authorize(&req, &state)?;
+    let updated = state
+        .admin
+        .update_client(&client_id(&req)?, body.into_inner())
+        .await?;
+    Ok(HttpResponse::Ok().json(updated))
+}
+
+pub async fn delete_client(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    authorize(&req, &state)?;
+    state.admin.delete_client(&client_id(&req)?).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretRotation {
+    /// How long the old secret keeps working, e.g. `24h`.
+    pub grace: Option<String>,
+}
+
+pub async fn rotate_secret(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: Option<web::Json<SecretRotation>>,
+) -> Result<HttpResponse, ApiError> {
+    authorize(&req, &state)?;
+    let grace = body
+        .and_then(|b| b.into_inner().grace)
+        .map(|g| parse_duration(&g).map_err(|e| ApiError::BadRequest(format!("grace: {e}"))))
+        .transpose()?;
+    let rotated = state.admin.rotate_secret(&client_id(&req)?, grace).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(rotated))
+}
+
+pub async fn list_keys(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    authorize(&req, &state)?;
+    Ok(HttpResponse::Ok().json(state.admin.list_keys().await?))
+}
+
+pub async fn key_plan(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    authorize(&req, &state)?;
+    Ok(HttpResponse::Ok().json(state.admin.key_plan().await?))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RotateRequest {
+    /// Sign with a new key at once instead of after `publish_ahead`.
+    #[serde(default)]
+    pub now: bool,
+}
+
+pub async fn rotate_keys(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: Option<web::Json<RotateRequest>>,
+) -> Result<HttpResponse, ApiError> {
+    authorize(&req, &state)?;
+    let now = body.is_some_and(|b| b.now);
+    Ok(HttpResponse::Ok().json(state.admin.rotate_keys(now).await?))
+}
+
+pub async fn revoke_key(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    authorize(&req, &state)?;
+    let kid = req.match_info().get("kid").unwrap_or_default().to_owned();
+    Ok(HttpResponse::Ok().json(state.admin.revoke_key(&kid).await?))
+}

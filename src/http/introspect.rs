@@ -1,0 +1,69 @@
+//! `POST /introspect` (RFC 7662) and `POST /revoke` (RFC 7009); the caller
+//! authenticates as a client exactly as at /token.
+
+use super::MAX_BODY;
+use super::token::read_body;
+use crate::app::AppState;
+use crate::oauth::{CachedClient, Credentials, Form, OAuthError, parse_form};
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use std::sync::Arc;
+
+/// Reads the form body and authenticates the calling client.
+async fn authenticated_form(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+) -> Result<(Form, Arc<CachedClient>), OAuthError> {
+    let body = read_body(req, payload, MAX_BODY).await?;
+    let headers = req.headers();
+    let form = parse_form(
+        headers.get(header::CONTENT_TYPE).map(|v| v.as_bytes()),
+        &body,
+    )?;
+    let credentials = Credentials::extract(
+        headers.get(header::AUTHORIZATION).map(|v| v.as_bytes()),
+        &form,
+    )?;
+    let client = state
+        .auth
+        .authenticate(credentials, state.admin.clock.now())
+        .await?;
+    Ok((form, client))
+}
+
+fn token_param(form: &Form) -> Result<&str, OAuthError> {
+    let bad = |e: crate::oauth::FormError| OAuthError::invalid_request(e.to_string());
+    form.single("token_type_hint").map_err(bad)?;
+    form.single("token")
+        .map_err(bad)?
+        .ok_or_else(|| OAuthError::invalid_request("token is required"))
+}
+
+fn no_store(mut builder: actix_web::HttpResponseBuilder) -> actix_web::HttpResponseBuilder {
+    builder
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"));
+    builder
+}
+
+pub async fn introspect(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, OAuthError> {
+    let (form, _caller) = authenticated_form(&req, payload, &state).await?;
+    let token = token_param(&form)?;
+    Ok(no_store(HttpResponse::Ok()).json(state.inspector.introspect(token)))
+}
+
+pub async fn revoke(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, OAuthError> {
+    let (form, caller) = authenticated_form(&req, payload, &state).await?;
+    let token = token_param(&form)?;
+    state.inspector.revoke(&caller.client, token).await?;
+    Ok(no_store(HttpResponse::Ok()).finish())
+}

@@ -1,0 +1,73 @@
+//! Token state that must hold on every replica: the deny list of revoked
+//! token ids (RFC 7009) and the client assertions already used (RFC 7523 §3,
+//! one use per `jti`). Both are kept only until the token or assertion expires.
+
+use super::{Store, StoreError, changes};
+
+pub const REVOCATION: &str = "revocation";
+
+impl Store {
+    /// Puts `jti` on the deny list until `expires_at`; every replica hears of
+    /// it through the change feed.
+    pub async fn revoke_token(
+        &self,
+        jti: &str,
+        expires_at: i64,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING")
+            .bind(jti)
+            .bind(expires_at)
+            .execute(&mut *tx)
+            .await?;
+        changes::record(self.kind, &mut tx, REVOCATION, jti, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// When a revoked token expires, if `jti` is on the deny list.
+    pub async fn revoked_token(&self, jti: &str) -> Result<Option<i64>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT expires_at FROM revoked_tokens WHERE jti = $1")
+                .bind(jti)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Every entry of the deny list still needed at `now`.
+    pub async fn revoked_tokens(&self, now: i64) -> Result<Vec<(String, i64)>, StoreError> {
+        Ok(
+            sqlx::query_as("SELECT jti, expires_at FROM revoked_tokens WHERE expires_at >= $1")
+                .bind(now)
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Records the use of a client assertion; `false` if it was used before.
+    pub async fn use_assertion(&self, id: &str, expires_at: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO used_assertions (id, expires_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(id)
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Forgets revocations and assertions that can no longer matter.
+    pub async fn sweep_expired(&self, now: i64) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM revoked_tokens WHERE expires_at < $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        sqlx::query("DELETE FROM used_assertions WHERE expires_at < $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,406 @@
+//! The admin API under /admin: bearer tokens with the admin scope, client
+//! CRUD with pagination, secret rotation with a grace period, key operations.
+
+use crate::helpers::*;
+use serde_json::json;
+use std::time::Duration;
+
+struct Admin<'a> {
+    app: &'a TestApp,
+    bearer: String,
+}
+
+impl<'a> Admin<'a> {
+    async fn new(app: &'a TestApp) -> Self {
+        let ops = app.simple_client("ops", "tokend:admin").await;
+        let bearer = app.access_token(&ops).await;
+        Self { app, bearer }
+    }
+
+    fn req(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.app
+            .http
+            .request(method, format!("{}/admin{path}", self.app.address))
+            .bearer_auth(&self.bearer)
+    }
+}
+
+fn enc(id: &str) -> String {
+    form_urlencoded::byte_serialize(id.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
+}
+
+#[tokio::test]
+async fn admin_needs_a_valid_bearer_token_with_the_admin_scope() {
+    let app = spawn_app().await;
+    let url = format!("{}/admin/clients", app.address);
+    let resp = app.http.get(&url).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 401);
+    assert!(
+        resp.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .starts_with("Bearer")
+    );
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_token");
+
+    let resp = app
+        .http
+        .get(&url)
+        .bearer_auth("garbage")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 401);
+
+    let reader = app.simple_client("reader", "read").await;
+    let token = app.access_token(&reader).await;
+    let resp = app.http.get(&url).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 403);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["error"], "insufficient_scope");
+
+    // A token of another tokend with the right scope is still refused.
+    let other = spawn_app().await;
+    let foreign_ops = other.simple_client("ops", "tokend:admin").await;
+    let foreign = other.access_token(&foreign_ops).await;
+    let resp = app
+        .http
+        .get(&url)
+        .bearer_auth(&foreign)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 401);
+
+    // A revoked admin token stops working.
+    let ops = app.simple_client("ops", "tokend:admin").await;
+    let token = app.access_token(&ops).await;
+    assert_eq!(
+        app.http
+            .get(&url)
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        200
+    );
+    app.post_form(
+        "/revoke",
+        Some(&basic(&ops.id, &ops.secret)),
+        &format!("token={token}"),
+    )
+    .await;
+    assert_eq!(
+        app.http
+            .get(&url)
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        401
+    );
+}
+
+#[tokio::test]
+async fn clients_crud_with_pagination_and_no_secret_on_read() {
+    let app = spawn_app().await;
+    let admin = Admin::new(&app).await;
+    let resp = admin
+        .req(reqwest::Method::POST, "/clients")
+        .json(&json!({
+            "name": "Billing",
+            "client_id": "svc:billing/prod",
+            "scopes": "invoices:read invoices:write",
+            "default_scopes": "invoices:read",
+            "audiences": ["https://billing.example"],
+            "token_ttl": "10m",
+            "claims": {"tenant": "acme"}
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 201);
+    let created: serde_json::Value = resp.json().await.unwrap();
+    let secret = created["client_secret"].as_str().unwrap().to_owned();
+    assert_eq!(created["client_id"], "svc:billing/prod");
+
+    // The new client gets tokens within 2 s.
+    let client = TestClient {
+        id: "svc:billing/prod".into(),
+        secret: secret.clone(),
+    };
+    assert!(
+        eventually(Duration::from_secs(2), || async {
+            app.token_for(&client, "grant_type=client_credentials")
+                .await
+                .status()
+                .as_u16()
+                == 200
+        })
+        .await
+    );
+
+    let path = format!("/clients/{}", enc("svc:billing/prod"));
+    let resp = admin.req(reqwest::Method::GET, &path).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let text = resp.text().await.unwrap();
+    assert!(!text.contains(&secret), "{text}");
+    let shown: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert!(shown.get("client_secret").is_none());
+    assert_eq!(shown["token_ttl"], "10m");
+    assert_eq!(shown["default_scopes"], "invoices:read");
+
+    let resp = admin
+        .req(reqwest::Method::PATCH, &path)
+        .json(&json!({"scopes": "invoices:read", "default_scopes": "", "enabled": false}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let updated: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(updated["scopes"], "invoices:read");
+    assert_eq!(updated["enabled"], false);
+    assert!(updated["default_scopes"].is_null());
+    assert!(
+        eventually(Duration::from_secs(2), || async {
+            app.token_for(&client, "grant_type=client_credentials")
+                .await
+                .status()
+                .as_u16()
+                == 401
+        })
+        .await,
+        "a client disabled through the API is refused within 2 s"
+    );
+
+    // Bad input: 400 with a JSON error, never a 500.
+    for bad in [
+        json!({"name": ""}),
+        json!({"name": "x", "scopes": "a\"b"}),
+        json!({"name": "x", "claims": {"sub": "root"}}),
+        json!({"name": "x", "unknown_field": 1}),
+        json!({"name": "x", "token_ttl": "soon"}),
+        json!({"name": "x", "auth_method": "private_key_jwt"}),
+    ] {
+        let resp = admin
+            .req(reqwest::Method::POST, "/clients")
+            .json(&bad)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 400, "{bad}");
+        let body: serde_json::Value = resp.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_request", "{bad}");
+    }
+    let resp = admin
+        .req(reqwest::Method::POST, "/clients")
+        .header("Content-Type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 400);
+    // Duplicate id: 409.
+    let resp = admin
+        .req(reqwest::Method::POST, "/clients")
+        .json(&json!({"name": "again", "client_id": "svc:billing/prod"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 409);
+
+    // Pagination: ops, svc:billing/prod, and five more, two at a time.
+    for i in 0..5 {
+        admin
+            .req(reqwest::Method::POST, "/clients")
+            .json(&json!({"name": format!("c{i}"), "client_id": format!("c{i}")}))
+            .send()
+            .await
+            .unwrap();
+    }
+    let mut seen = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let mut req = admin
+            .req(reqwest::Method::GET, "/clients")
+            .query(&[("limit", "2")]);
+        if let Some(a) = &after {
+            req = req.query(&[("after", a)]);
+        }
+        let page: serde_json::Value = req.send().await.unwrap().json().await.unwrap();
+        let clients = page["clients"].as_array().unwrap();
+        assert!(clients.len() <= 2);
+        seen.extend(
+            clients
+                .iter()
+                .map(|c| c["client_id"].as_str().unwrap().to_owned()),
+        );
+        assert!(clients.iter().all(|c| c.get("client_secret").is_none()));
+        match page["next"].as_str() {
+            Some(next) => after = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 7, "{seen:?}");
+
+    let resp = admin
+        .req(reqwest::Method::DELETE, &path)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 204);
+    let resp = admin.req(reqwest::Method::GET, &path).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 404);
+    let resp = admin
+        .req(reqwest::Method::DELETE, &path)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 404);
+}
+
+#[tokio::test]
+async fn secret_rotation_with_a_grace_period() {
+    let app = spawn_app().await;
+    let admin = Admin::new(&app).await;
+    let old = app.simple_client("rotating", "read").await;
+    let resp = admin
+        .req(reqwest::Method::POST, "/clients/rotating/secret")
+        .json(&json!({"grace": "3s"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    let new = TestClient {
+        id: "rotating".into(),
+        secret: body["client_secret"].as_str().unwrap().to_owned(),
+    };
+    assert!(body["previous_secret_valid_until"].is_string());
+    assert!(
+        eventually(Duration::from_secs(2), || async {
+            app.token_for(&new, "grant_type=client_credentials")
+                .await
+                .status()
+                .as_u16()
+                == 200
+        })
+        .await
+    );
+    assert_eq!(
+        app.token_for(&old, "grant_type=client_credentials")
+            .await
+            .status()
+            .as_u16(),
+        200,
+        "the old secret works during the grace period"
+    );
+    assert!(
+        eventually(Duration::from_secs(5), || async {
+            app.token_for(&old, "grant_type=client_credentials")
+                .await
+                .status()
+                .as_u16()
+                == 401
+        })
+        .await,
+        "the old secret fails after the grace period"
+    );
+    assert_eq!(
+        app.token_for(&new, "grant_type=client_credentials")
+            .await
+            .status()
+            .as_u16(),
+        200
+    );
+
+    // Without a grace period the old secret stops at once.
+    let resp = admin
+        .req(reqwest::Method::POST, "/clients/rotating/secret")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    assert!(
+        eventually(Duration::from_secs(2), || async {
+            app.token_for(&new, "grant_type=client_credentials")
+                .await
+                .status()
+                .as_u16()
+                == 401
+        })
+        .await
+    );
+}
+
+#[tokio::test]
+async fn key_operations_through_the_api() {
+    let app = spawn_app().await;
+    let admin = Admin::new(&app).await;
+    let keys: serde_json::Value = admin
+        .req(reqwest::Method::GET, "/keys")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(keys.as_array().unwrap().len(), 1);
+    assert!(!keys.to_string().contains("\"d\""));
+
+    let resp = admin
+        .req(reqwest::Method::POST, "/keys/rotate")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let rotation: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(rotation["key"]["state"], "next");
+
+    let plan: serde_json::Value = admin
+        .req(reqwest::Method::GET, "/keys/plan")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(plan["keys"].as_array().unwrap().len(), 2);
+    assert_eq!(plan["next"]["rotation_at"], rotation["key"]["active_from"]);
+
+    let kid = rotation["key"]["kid"].as_str().unwrap();
+    let resp = admin
+        .req(reqwest::Method::POST, &format!("/keys/{kid}/revoke"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let resp = admin
+        .req(reqwest::Method::POST, &format!("/keys/{kid}/revoke"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 409);
+    let resp = admin
+        .req(reqwest::Method::POST, "/keys/nope/revoke")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 404);
+    let resp = admin
+        .req(reqwest::Method::POST, "/keys/rotate")
+        .json(&json!({"now": true}))
+        .send()
+        .await
+        .unwrap();
+    let rotation: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(rotation["key"]["state"], "active");
+    assert!(rotation["warning"].is_string());
+}

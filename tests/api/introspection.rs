@@ -1,0 +1,237 @@
+//! POST /introspect (RFC 7662) and POST /revoke (RFC 7009).
+
+use crate::helpers::*;
+use std::sync::Arc;
+use std::time::Duration;
+use tokend::clock::ManualClock;
+
+impl TestApp {
+    pub async fn post_form(
+        &self,
+        path: &str,
+        authorization: Option<&str>,
+        body: &str,
+    ) -> reqwest::Response {
+        let mut req = self
+            .http
+            .post(format!("{}{path}", self.address))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body.to_owned());
+        if let Some(auth) = authorization {
+            req = req.header("Authorization", auth);
+        }
+        req.send().await.unwrap()
+    }
+
+    pub async fn introspect(&self, caller: &TestClient, token: &str) -> serde_json::Value {
+        let resp = self
+            .post_form(
+                "/introspect",
+                Some(&basic(&caller.id, &caller.secret)),
+                &format!("token={token}"),
+            )
+            .await;
+        assert_eq!(resp.status().as_u16(), 200);
+        assert_eq!(resp.headers()["cache-control"], "no-store");
+        resp.json().await.unwrap()
+    }
+
+    pub async fn access_token(&self, client: &TestClient) -> String {
+        let body: serde_json::Value = self
+            .token_for(client, "grant_type=client_credentials")
+            .await
+            .json()
+            .await
+            .unwrap();
+        body["access_token"].as_str().expect("a token").to_owned()
+    }
+}
+
+#[tokio::test]
+async fn introspection_of_active_malformed_and_foreign_tokens() {
+    let app = spawn_app().await;
+    let rs = app.simple_client("resource-server", "").await;
+    let c = app.simple_client("svc", "read write").await;
+    let token = app.access_token(&c).await;
+    let active = app.introspect(&rs, &token).await;
+    assert_eq!(active["active"], true);
+    for field in [
+        "scope",
+        "client_id",
+        "sub",
+        "aud",
+        "iss",
+        "exp",
+        "iat",
+        "nbf",
+        "jti",
+    ] {
+        assert!(active.get(field).is_some(), "{field}");
+    }
+    assert_eq!(active["token_type"], "Bearer");
+    assert_eq!(active["scope"], "read write");
+    assert_eq!(active["client_id"], "svc");
+
+    for junk in ["", "not-a-jwt", "a.b.c", "eyJhbGciOiJub25lIn0.e30."] {
+        let resp = app
+            .post_form(
+                "/introspect",
+                Some(&basic(&rs.id, &rs.secret)),
+                &format!("token={junk}"),
+            )
+            .await;
+        if junk.is_empty() {
+            assert_eq!(resp.status().as_u16(), 400, "token is required");
+            continue;
+        }
+        let body: serde_json::Value = resp.json().await.unwrap();
+        assert_eq!(body, serde_json::json!({"active": false}), "{junk}");
+    }
+
+    // A token of another tokend (another key set and issuer).
+    let other = spawn_app().await;
+    let oc = other.simple_client("svc", "read").await;
+    let foreign = other.access_token(&oc).await;
+    assert_eq!(
+        app.introspect(&rs, &foreign).await,
+        serde_json::json!({"active": false})
+    );
+    // A tampered token.
+    let mut tampered = token.clone();
+    tampered.insert(tampered.find('.').unwrap() + 3, 'x');
+    assert_eq!(app.introspect(&rs, &tampered).await["active"], false);
+}
+
+#[tokio::test]
+async fn introspection_requires_client_authentication() {
+    let app = spawn_app().await;
+    let c = app.simple_client("svc", "read").await;
+    let token = app.access_token(&c).await;
+    let resp = app
+        .post_form("/introspect", None, &format!("token={token}"))
+        .await;
+    assert_eq!(resp.status().as_u16(), 401);
+    let resp = app
+        .post_form(
+            "/introspect",
+            Some(&basic("svc", "wrong")),
+            &format!("token={token}"),
+        )
+        .await;
+    assert_eq!(resp.status().as_u16(), 401);
+    let resp = app
+        .http
+        .get(format!("{}/introspect", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 405);
+}
+
+#[tokio::test]
+async fn expired_tokens_are_inactive() {
+    let clock = ManualClock::starting_now();
+    let app = spawn_app_on(|_| {}, Arc::new(clock.clone())).await;
+    let c = app.simple_client("svc", "read").await;
+    let token = app.access_token(&c).await;
+    assert_eq!(app.introspect(&c, &token).await["active"], true);
+    clock.advance(chrono::Duration::seconds(3601));
+    assert_eq!(app.introspect(&c, &token).await["active"], false);
+}
+
+#[tokio::test]
+async fn tokens_of_a_revoked_key_are_inactive() {
+    let app = spawn_app().await;
+    let c = app.simple_client("svc", "read").await;
+    let token = app.access_token(&c).await;
+    let kid = jsonwebtoken::decode_header(&token).unwrap().kid.unwrap();
+    app.admin().revoke_key(&kid).await.unwrap();
+    assert!(
+        eventually(Duration::from_secs(2), || async {
+            app.introspect(&c, &token).await["active"] == false
+        })
+        .await
+    );
+}
+
+#[tokio::test]
+async fn the_owner_revokes_another_client_cannot() {
+    let app = spawn_app().await;
+    let owner = app.simple_client("owner", "read").await;
+    let other = app.simple_client("other", "read").await;
+    let token = app.access_token(&owner).await;
+
+    let resp = app
+        .post_form(
+            "/revoke",
+            Some(&basic(&other.id, &other.secret)),
+            &format!("token={token}"),
+        )
+        .await;
+    assert_eq!(resp.status().as_u16(), 400);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["error"], "unauthorized_client");
+    assert_eq!(app.introspect(&owner, &token).await["active"], true);
+
+    let resp = app
+        .post_form(
+            "/revoke",
+            Some(&basic(&owner.id, &owner.secret)),
+            &format!("token={token}&token_type_hint=access_token"),
+        )
+        .await;
+    assert_eq!(resp.status().as_u16(), 200);
+    assert_eq!(resp.headers()["cache-control"], "no-store");
+    assert_eq!(app.introspect(&owner, &token).await["active"], false);
+    assert_eq!(app.introspect(&other, &token).await["active"], false);
+
+    // Unknown, invalid or already revoked tokens: 200 all the same.
+    for t in ["garbage", token.as_str()] {
+        let resp = app
+            .post_form(
+                "/revoke",
+                Some(&basic(&owner.id, &owner.secret)),
+                &format!("token={t}"),
+            )
+            .await;
+        assert_eq!(resp.status().as_u16(), 200, "{t}");
+    }
+    // No authentication: 401.
+    let resp = app
+        .post_form("/revoke", None, &format!("token={token}"))
+        .await;
+    assert_eq!(resp.status().as_u16(), 401);
+}
+
+#[tokio::test]
+async fn a_revocation_reaches_another_process_on_the_same_database_within_two_seconds() {
+    let app = spawn_app().await;
+    let c = app.simple_client("svc", "read").await;
+    // A second application on the same database: another replica.
+    let mut settings = app.settings.clone();
+    settings.listen = "127.0.0.1:0".into();
+    settings.issuer = Some(app.issuer.clone());
+    let second = tokend::app::Application::build(settings, Arc::new(tokend::clock::SystemClock))
+        .await
+        .unwrap();
+    let replica = second.state();
+    tokio::spawn(second.run_until_stopped());
+
+    let token = app.access_token(&c).await;
+    assert!(replica.inspector.introspect(&token).active);
+    let resp = app
+        .post_form(
+            "/revoke",
+            Some(&basic(&c.id, &c.secret)),
+            &format!("token={token}"),
+        )
+        .await;
+    assert_eq!(resp.status().as_u16(), 200);
+    assert!(
+        eventually(Duration::from_secs(2), || async {
+            !replica.inspector.introspect(&token).active
+        })
+        .await,
+        "the other replica sees the revocation within 2 s"
+    );
+}
