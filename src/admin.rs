@@ -109,7 +109,7 @@ impl Admin {
 // ---------------------------------------------------------------- clients
 
 /// Scopes as a space-delimited string or a list.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum ScopesInput {
     Text(String),
@@ -132,27 +132,40 @@ impl ScopesInput {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewClient {
+    /// Human-readable name.
     pub name: String,
+    /// 1–255 printable ASCII characters; generated when absent.
     pub client_id: Option<String>,
+    /// Allowed scopes, space-delimited or a list.
     #[serde(default)]
     pub scopes: ScopesInput,
+    /// Scopes granted when a request names none (default: all allowed).
     pub default_scopes: Option<ScopesInput>,
+    /// Allowed audiences.
     #[serde(default)]
     pub audiences: Vec<String>,
+    /// Token lifetime such as `15m`, capped by `tokens.max_ttl`.
     pub token_ttl: Option<String>,
+    /// Extra claims added to every token.
     #[serde(default)]
+    #[schema(value_type = Object)]
     pub claims: serde_json::Map<String, serde_json::Value>,
+    /// `client_secret_basic` (default), `client_secret_post` or `private_key_jwt`.
     pub auth_method: Option<String>,
+    /// The client's public keys (a JWK Set) for `private_key_jwt`.
+    #[schema(value_type = Option<Object>)]
     pub jwks: Option<serde_json::Value>,
+    /// `["client_credentials"]` (default) or `[]` for a client that only
+    /// introspects and revokes.
     pub grant_types: Option<Vec<String>>,
 }
 
 /// A partial update; absent fields keep their value. An empty string clears
 /// `default_scopes` and `token_ttl`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClientUpdate {
     pub name: Option<String>,
@@ -160,15 +173,17 @@ pub struct ClientUpdate {
     pub default_scopes: Option<ScopesInput>,
     pub audiences: Option<Vec<String>>,
     pub token_ttl: Option<String>,
+    #[schema(value_type = Option<Object>)]
     pub claims: Option<serde_json::Map<String, serde_json::Value>>,
     pub auth_method: Option<String>,
+    #[schema(value_type = Option<Object>)]
     pub jwks: Option<serde_json::Value>,
     pub grant_types: Option<Vec<String>>,
     pub enabled: Option<bool>,
 }
 
 /// A client as the CLI and the API show it: never a secret or its hash.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ClientView {
     pub client_id: String,
     pub name: String,
@@ -176,11 +191,13 @@ pub struct ClientView {
     pub default_scopes: Option<String>,
     pub audiences: Vec<String>,
     pub token_ttl: Option<String>,
+    #[schema(value_type = Object)]
     pub claims: serde_json::Map<String, serde_json::Value>,
     pub auth_method: AuthMethod,
     pub grant_types: Vec<&'static str>,
     pub enabled: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     pub jwks: Option<serde_json::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub previous_secret_valid_until: Option<DateTime<Utc>>,
@@ -214,11 +231,13 @@ impl From<&Client> for ClientView {
 }
 
 /// A client with its new secret, shown this once.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ClientWithSecret {
     #[serde(flatten)]
     pub client: ClientView,
+    /// The secret, shown only in this response.
     #[serde(serialize_with = "expose", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
     pub client_secret: Option<ClientSecret>,
 }
 
@@ -229,7 +248,7 @@ fn expose<S: serde::Serializer>(secret: &Option<ClientSecret>, s: S) -> Result<S
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ClientListPage {
     pub clients: Vec<ClientView>,
     pub next: Option<String>,
@@ -493,7 +512,7 @@ fn random_client_id() -> String {
 // ------------------------------------------------------------------- keys
 
 /// A key as `keys list` and `/admin/keys` show it: public facts and times.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct KeyView {
     pub kid: String,
     pub alg: Algorithm,
@@ -511,14 +530,14 @@ fn at(secs: i64) -> DateTime<Utc> {
 }
 
 /// `keys plan`: every key with its times, and what happens next.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct KeyPlan {
     pub now: DateTime<Utc>,
     pub keys: Vec<KeyView>,
     pub next: PlannedEvents,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PlannedEvents {
     /// The next key is created and published in the JWKS.
     pub key_published_at: DateTime<Utc>,
@@ -529,7 +548,7 @@ pub struct PlannedEvents {
 }
 
 /// The outcome of `keys rotate`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Rotation {
     pub key: KeyView,
     /// Set when verifiers with a cached JWKS may briefly meet the new `kid`.

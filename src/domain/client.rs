@@ -27,7 +27,7 @@ pub const RESERVED_CLAIMS: &[&str] = &[
 
 /// How a client authenticates at the token endpoint (RFC 7591 §2
 /// `token_endpoint_auth_method`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AuthMethod {
     #[default]

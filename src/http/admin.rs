@@ -3,13 +3,14 @@
 //! verified from the local key ring like any resource server would. Each
 //! handler calls the same `admin` function as the CLI.
 
+use super::openapi::ErrorBody;
 use crate::admin::{AdminError, ClientUpdate, NewClient};
 use crate::app::AppState;
 use crate::config::parse_duration;
 use crate::store::StoreError;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use std::fmt;
 
 #[derive(Debug)]
@@ -66,12 +67,6 @@ impl ApiError {
     }
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    error: &'a str,
-    error_description: &'a str,
-}
-
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         self.parts().0
@@ -100,8 +95,8 @@ impl ResponseError for ApiError {
             _ => {}
         }
         response.json(ErrorBody {
-            error,
-            error_description: &description,
+            error: error.to_owned(),
+            error_description: description,
         })
     }
 }
@@ -172,6 +167,17 @@ fn client_id(req: &HttpRequest) -> Result<String, ApiError> {
         .map_err(|_| ApiError::BadRequest("the client id in the path is not UTF-8".into()))
 }
 
+/// Registers a client; the response shows its secret once.
+#[utoipa::path(post, path = "/admin/clients", tag = "admin", security(("admin_bearer" = [])),
+    request_body = NewClient,
+    responses(
+        (status = 201, description = "created", body = crate::admin::ClientWithSecret),
+        (status = 409, description = "the client id is taken", body = ErrorBody),
+        (status = 400, description = "invalid input", body = ErrorBody),
+        (status = 401, description = "no valid bearer token", body = ErrorBody, headers(("WWW-Authenticate" = String))),
+        (status = 403, description = "the admin scope is missing", body = ErrorBody, headers(("WWW-Authenticate" = String))),
+        (status = 503, description = "the database is unavailable", body = ErrorBody, headers(("Retry-After" = String))),
+    ))]
 pub async fn create_client(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -190,6 +196,19 @@ pub struct ListQuery {
     pub after: Option<String>,
 }
 
+/// Lists clients by id, a page at a time.
+#[utoipa::path(get, path = "/admin/clients", tag = "admin", security(("admin_bearer" = [])),
+    params(
+        ("limit" = Option<u32>, Query, description = "page size, 1–1000 (default 100)"),
+        ("after" = Option<String>, Query, description = "the `next` cursor of the previous page"),
+    ),
+    responses(
+        (status = 200, description = "a page", body = crate::admin::ClientListPage),
+        (status = 400, description = "invalid input", body = ErrorBody),
+        (status = 401, description = "no valid bearer token", body = ErrorBody, headers(("WWW-Authenticate" = String))),
+        (status = 403, description = "the admin scope is missing", body = ErrorBody, headers(("WWW-Authenticate" = String))),
+        (status = 503, description = "the database is unavailable", body = ErrorBody, headers(("Retry-After" = String))),
+    ))]
 pub async fn list_clients(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -203,6 +222,17 @@ pub async fn list_clients(
     Ok(HttpResponse::Ok().json(page))
 }
 
+/// One client (never its secret).
+#[utoipa::path(get, path = "/admin/clients/{id}", tag = "admin", security(("admin_bearer" = [])),
+    params(("id" = String, Path, description = "the client id, percent-encoded")),
+    responses(
+        (status = 200, description = "the client", body = crate::admin::ClientView),
+        (status = 404, description = "no such client", body = ErrorBody),
+        (status = 400, description = "invalid input", body = ErrorBody),
+        (status = 401, description = "no valid bearer token", body = ErrorBody, headers(("WWW-Authenticate" = String))),
+        (status = 403, description = "the admin scope is missing", body = ErrorBody, headers(("WWW-Authenticate" = String))),
+        (status = 503, description = "the database is unavailable", body = ErrorBody, headers(("Retry-After" = String))),
+    ))]
 pub async fn get_client(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -211,6 +241,18 @@ pub async fn get_client(
     Ok(HttpResponse::Ok().json(state.admin.get_client(&client_id(&req)?).await?))
 }
 
+/// Changes a client; absent fields keep their value.
+#[utoipa::path(patch, path = "/admin/clients/{id}", tag = "admin", security(("admin_bearer" = [])),
+    params(("id" = String, Path, description = "the client id, percent-encoded")),
+    request_body = ClientUpdate,
+    responses(
+        (status = 200, description = "the updated client", body = crate::admin::ClientView),
+        (status = 404, description = "no such client", body = ErrorBody),
+        (status = 400, description = "invalid input", body = ErrorBody),
+        (status = 401, description = "no valid bearer token", body = ErrorBody, headers(("WWW-Authenticate" = String))),
+        (status = 403, description = "the admin scope is missing", body = ErrorBody, headers(("WWW-Authenticate" = String))),
+        (status = 503, description = "the database is unavailable", body = ErrorBody, headers(("Retry-After" = String))),
+    ))]
 pub async fn update_client(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -224,6 +266,17 @@ pub async fn update_client(
     Ok(HttpResponse::Ok().json(updated))
 }
 
+/// Deletes a client.
+#[utoipa::path(delete, path = "/admin/clients/{id}", tag = "admin", security(("admin_bearer" = [])),
+    params(("id" = String, Path, description = "the client id, percent-encoded")),
+    responses(
+        (status = 204, description = "deleted"),
+        (status = 404, description = "no such client", body = ErrorBody),
+        (status = 400, description = "invalid input", body = ErrorBody),
+        (status = 401, description = "no valid bearer token", body = ErrorBody, headers(("WWW-Authenticate" = String))),
+        (status = 403, description = "the admin scope is missing", body = ErrorBody, headers(("WWW-Authenticate" = String))),
+        (status = 503, description = "the database is unavailable", body = ErrorBody, headers(("Retry-After" = String))),
+    ))]
 pub async fn delete_client(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -240,6 +293,18 @@ pub struct SecretRotation {
     pub grace: Option<String>,
 }
 
+/// Issues a new secret; with `grace`, the old one keeps working until it ends.
+#[utoipa::path(post, path = "/admin/clients/{id}/secret", tag = "admin", security(("admin_bearer" = [])),
+    params(("id" = String, Path, description = "the client id, percent-encoded")),
+    request_body(content = Option<super::openapi::SecretRotationBody>),
+    responses(
+        (status = 200, description = "the client with its new secret", body = crate::admin::ClientWithSecret),
+        (status = 404, description = "no such client", body = ErrorBody),
+        (status = 400, description = "invalid input", body = ErrorBody),
+        (status = 401, description = "no valid bearer token", body = ErrorBody, headers(("WWW-Authenticate" = String))),
+        (status = 403, description = "the admin scope is missing", body = ErrorBody, headers(("WWW-Authenticate" = String))),
+        (status = 503, description = "the database is unavailable", body = ErrorBody, headers(("Retry-After" = String))),
+    ))]
 pub async fn rotate_secret(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -256,6 +321,15 @@ pub async fn rotate_secret(
         .json(rotated))
 }
 
+/// Every signing key with its state and times.
+#[utoipa::path(get, path = "/admin/keys", tag = "admin", security(("admin_bearer" = [])),
+    responses(
+        (status = 200, description = "the keys", body = Vec<crate::admin::KeyView>),
+        (status = 400, description = "invalid input", body = ErrorBody),
+        (status = 401, description = "no valid bearer token", body = ErrorBody, headers(("WWW-Authenticate" = String))),
+        (status = 403, description = "the admin scope is missing", body = ErrorBody, headers(("WWW-Authenticate" = String))),
+        (status = 503, description = "the database is unavailable", body = ErrorBody, headers(("Retry-After" = String))),
+    ))]
 pub async fn list_keys(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -264,6 +338,15 @@ pub async fn list_keys(
     Ok(HttpResponse::Ok().json(state.admin.list_keys().await?))
 }
 
+/// Every key with its times, and the next planned events.
+#[utoipa::path(get, path = "/admin/keys/plan", tag = "admin", security(("admin_bearer" = [])),
+    responses(
+        (status = 200, description = "the plan", body = crate::admin::KeyPlan),
+        (status = 400, description = "invalid input", body = ErrorBody),
+        (status = 401, description = "no valid bearer token", body = ErrorBody, headers(("WWW-Authenticate" = String))),
+        (status = 403, description = "the admin scope is missing", body = ErrorBody, headers(("WWW-Authenticate" = String))),
+        (status = 503, description = "the database is unavailable", body = ErrorBody, headers(("Retry-After" = String))),
+    ))]
 pub async fn key_plan(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -280,6 +363,17 @@ pub struct RotateRequest {
     pub now: bool,
 }
 
+/// Publishes the next key now (it signs after publish_ahead), or with `now`,
+/// signs with a new key at once.
+#[utoipa::path(post, path = "/admin/keys/rotate", tag = "admin", security(("admin_bearer" = [])),
+    request_body(content = Option<super::openapi::RotateBody>),
+    responses(
+        (status = 200, description = "the rotation", body = crate::admin::Rotation),
+        (status = 400, description = "invalid input", body = ErrorBody),
+        (status = 401, description = "no valid bearer token", body = ErrorBody, headers(("WWW-Authenticate" = String))),
+        (status = 403, description = "the admin scope is missing", body = ErrorBody, headers(("WWW-Authenticate" = String))),
+        (status = 503, description = "the database is unavailable", body = ErrorBody, headers(("Retry-After" = String))),
+    ))]
 pub async fn rotate_keys(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -290,6 +384,18 @@ pub async fn rotate_keys(
     Ok(HttpResponse::Ok().json(state.admin.rotate_keys(now).await?))
 }
 
+/// Revokes a key: out of the JWKS at once, its tokens inactive.
+#[utoipa::path(post, path = "/admin/keys/{kid}/revoke", tag = "admin", security(("admin_bearer" = [])),
+    params(("kid" = String, Path)),
+    responses(
+        (status = 200, description = "the keys after the revocation", body = Vec<crate::admin::KeyView>),
+        (status = 404, description = "no such key", body = ErrorBody),
+        (status = 409, description = "already revoked", body = ErrorBody),
+        (status = 400, description = "invalid input", body = ErrorBody),
+        (status = 401, description = "no valid bearer token", body = ErrorBody, headers(("WWW-Authenticate" = String))),
+        (status = 403, description = "the admin scope is missing", body = ErrorBody, headers(("WWW-Authenticate" = String))),
+        (status = 503, description = "the database is unavailable", body = ErrorBody, headers(("Retry-After" = String))),
+    ))]
 pub async fn revoke_key(
     req: HttpRequest,
     state: web::Data<AppState>,

@@ -2,6 +2,7 @@
 //! authenticates as a client exactly as at /token.
 
 use super::MAX_BODY;
+use super::openapi::ErrorBody;
 use super::token::read_body;
 use crate::app::AppState;
 use crate::oauth::{CachedClient, Credentials, Form, OAuthError, parse_form};
@@ -47,6 +48,19 @@ fn no_store(mut builder: actix_web::HttpResponseBuilder) -> actix_web::HttpRespo
     builder
 }
 
+/// Token introspection (RFC 7662).
+#[utoipa::path(post, path = "/introspect", tag = "oauth",
+    request_body(content = super::openapi::TokenForm2, content_type = "application/x-www-form-urlencoded"),
+    security((), ("client_basic" = [])),
+    responses(
+        (status = 200, description = "whether the token is active, and its claims", body = super::openapi::IntrospectionResponse),
+        (status = 400, description = "invalid_request and the other RFC 6749 §5.2 errors", body = ErrorBody),
+        (status = 401, description = "invalid_client", body = ErrorBody,
+            headers(("WWW-Authenticate" = String, description = "Basic realm=\"tokend\""))),
+        (status = 413, description = "body over 16 KiB", body = ErrorBody),
+        (status = 503, description = "temporarily_unavailable", body = ErrorBody,
+            headers(("Retry-After" = String))),
+    ))]
 pub async fn introspect(
     req: HttpRequest,
     payload: web::Payload,
@@ -57,6 +71,19 @@ pub async fn introspect(
     Ok(no_store(HttpResponse::Ok()).json(state.inspector.introspect(token)))
 }
 
+/// Token revocation (RFC 7009) of a token issued to the calling client.
+#[utoipa::path(post, path = "/revoke", tag = "oauth",
+    request_body(content = super::openapi::TokenForm2, content_type = "application/x-www-form-urlencoded"),
+    security((), ("client_basic" = [])),
+    responses(
+        (status = 200, description = "revoked, or nothing to revoke"),
+        (status = 400, description = "invalid_request and the other RFC 6749 §5.2 errors", body = ErrorBody),
+        (status = 401, description = "invalid_client", body = ErrorBody,
+            headers(("WWW-Authenticate" = String, description = "Basic realm=\"tokend\""))),
+        (status = 413, description = "body over 16 KiB", body = ErrorBody),
+        (status = 503, description = "temporarily_unavailable", body = ErrorBody,
+            headers(("Retry-After" = String))),
+    ))]
 pub async fn revoke(
     req: HttpRequest,
     payload: web::Payload,

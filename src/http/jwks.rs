@@ -14,6 +14,14 @@ fn matches_etag(req: &HttpRequest, etag: &str) -> bool {
         .any(|t| t == "*" || t == etag)
 }
 
+/// The public signing keys (RFC 7517).
+#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "discovery",
+    params(("If-None-Match" = Option<String>, Header, description = "an ETag from an earlier response")),
+    responses(
+        (status = 200, description = "the JWKS", body = super::openapi::Jwks,
+            headers(("Cache-Control" = String), ("ETag" = String))),
+        (status = 304, description = "unchanged", headers(("Cache-Control" = String), ("ETag" = String))),
+    ))]
 pub async fn jwks(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let ring = state.ring.load();
     let max_age = ring.jwks_max_age(state.now(), state.settings().keys.jwks_max_age.as_secs());

@@ -32,7 +32,21 @@ pub fn render_metadata(issuer: &str, scopes: &[String]) -> Bytes {
     Bytes::from(serde_json::to_vec(&doc).expect("metadata serializes"))
 }
 
+/// Authorization server metadata (RFC 8414).
+#[utoipa::path(get, path = "/.well-known/oauth-authorization-server", tag = "discovery",
+    responses((status = 200, description = "the metadata", body = super::openapi::Metadata)))]
 pub async fn metadata(state: web::Data<AppState>) -> HttpResponse {
+    document(&state)
+}
+
+/// The same metadata, for discovery-based clients.
+#[utoipa::path(get, path = "/.well-known/openid-configuration", tag = "discovery",
+    responses((status = 200, description = "the metadata", body = super::openapi::Metadata)))]
+pub async fn openid_configuration(state: web::Data<AppState>) -> HttpResponse {
+    document(&state)
+}
+
+fn document(state: &AppState) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json")
         .insert_header((header::CACHE_CONTROL, "public, max-age=60"))

@@ -1,6 +1,7 @@
 //! `POST /token` (RFC 6749 §4.4).
 
 use super::MAX_BODY;
+use super::openapi::ErrorBody;
 use crate::app::AppState;
 use crate::oauth::OAuthError;
 use actix_web::http::header;
@@ -34,6 +35,20 @@ pub async fn read_body(
     Ok(body)
 }
 
+/// Issues an access token (client credentials grant).
+#[utoipa::path(post, path = "/token", tag = "oauth",
+    request_body(content = super::openapi::TokenForm, content_type = "application/x-www-form-urlencoded"),
+    security((), ("client_basic" = [])),
+    responses(
+        (status = 200, description = "an RFC 9068 access token", body = crate::oauth::TokenResponse,
+            headers(("Cache-Control" = String), ("Pragma" = String))),
+        (status = 400, description = "invalid_request and the other RFC 6749 §5.2 errors", body = ErrorBody),
+        (status = 401, description = "invalid_client", body = ErrorBody,
+            headers(("WWW-Authenticate" = String, description = "Basic realm=\"tokend\""))),
+        (status = 413, description = "body over 16 KiB", body = ErrorBody),
+        (status = 503, description = "temporarily_unavailable", body = ErrorBody,
+            headers(("Retry-After" = String))),
+    ))]
 pub async fn token(
     req: HttpRequest,
     payload: web::Payload,

@@ -20,7 +20,7 @@ use std::fmt;
 use zeroize::Zeroizing;
 
 /// The public half of a signing key, as published in the JWKS.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PublicJwk {
     pub kty: String,
     pub kid: String,

@@ -105,7 +105,7 @@ impl OAuthError {
         Self::new(
             ErrorCode::MethodNotAllowed,
             StatusCode::METHOD_NOT_ALLOWED,
-            "this endpoint only accepts POST",
+            "this method is not allowed here; see the Allow header",
         )
     }
 
@@ -157,9 +157,6 @@ impl ResponseError for OAuthError {
             .insert_header((header::PRAGMA, "no-cache"));
         if self.status == StatusCode::UNAUTHORIZED {
             response.insert_header((header::WWW_AUTHENTICATE, r#"Basic realm="tokend""#));
-        }
-        if self.status == StatusCode::METHOD_NOT_ALLOWED {
-            response.insert_header((header::ALLOW, "POST"));
         }
         if let Some(secs) = self.retry_after {
             response.insert_header((header::RETRY_AFTER, secs.to_string()));

@@ -1,8 +1,9 @@
 //! Interop: verifiers from other ecosystems check tokend's tokens offline from
 //! its JWKS, for every algorithm — Python PyJWT (`PyJWKClient`) and Node
 //! `jose` (`createRemoteJWKSet` + `jwtVerify` with `typ: at+jwt`). The real
-//! binary is started on a free port. `./test.sh` installs both verifiers
-//! (tests/interop/.venv and tests/interop/node_modules).
+//! binary is started on a free port. Python Authlib does private_key_jwt and
+//! introspection; schemathesis checks the server against /openapi.json.
+//! `./test.sh` installs them (tests/interop/.venv and tests/interop/node_modules).
 
 #[path = "../common/process.rs"]
 mod process;
@@ -130,4 +131,144 @@ fn pyjwt_and_jose_verify_tokens_of_every_algorithm_offline() {
 
         assert_eq!(server.terminate(), Some(0), "SIGTERM stops tokend cleanly");
     }
+}
+
+fn setup_admin_server(dir: &Path) -> Tokend {
+    let mut env = Tokend::sqlite_env(dir);
+    env.push(("TOKEND_KEYS__ALGORITHM".to_owned(), "ES256".to_owned()));
+    Tokend::start(&env, dir)
+}
+
+fn pem(pkcs8: &[u8]) -> String {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(pkcs8);
+    let lines: Vec<&str> = b64
+        .as_bytes()
+        .chunks(64)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
+    format!(
+        "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+        lines.join("\n")
+    )
+}
+
+#[test]
+fn authlib_does_private_key_jwt_and_introspects_with_client_secret_basic() {
+    let python = python();
+    let dir = tempfile::tempdir().unwrap();
+    let server = setup_admin_server(dir.path());
+    let key = tokend::keys::generate(tokend::domain::Algorithm::RS256).unwrap();
+    let pem_path = dir.path().join("client.pem");
+    std::fs::write(&pem_path, pem(&key.pkcs8)).unwrap();
+    let jwks_path = dir.path().join("client-jwks.json");
+    std::fs::write(
+        &jwks_path,
+        serde_json::json!({"keys": [key.jwk]}).to_string(),
+    )
+    .unwrap();
+    let (code, _, stderr) = server.cli(&[
+        "client",
+        "create",
+        "--name",
+        "py",
+        "--id",
+        "py-service",
+        "--scope",
+        "read",
+        "--auth-method",
+        "private_key_jwt",
+        "--jwks-file",
+        jwks_path.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let (code, rs, stderr) = server.cli(&[
+        "client",
+        "create",
+        "--name",
+        "rs",
+        "--id",
+        "py-rs",
+        "--no-grant",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    // The server picks the new clients up within 2 s.
+    std::thread::sleep(Duration::from_millis(1200));
+    let issuer = server.issuer();
+    let report = run_verifier(
+        &python,
+        "authlib_client.py",
+        &[
+            issuer.as_str(),
+            "py-service",
+            pem_path.to_str().unwrap(),
+            "py-rs",
+            rs["client_secret"].as_str().unwrap(),
+        ],
+    );
+    assert_eq!(report["token"]["token_type"], "Bearer");
+    assert_eq!(report["token"]["scope"], "read");
+    assert_eq!(report["introspection"]["active"], true);
+    assert_eq!(report["introspection"]["client_id"], "py-service");
+    assert_eq!(report["bogus"], serde_json::json!({"active": false}));
+    assert_eq!(
+        report["default_lifetime_refused"], true,
+        "assertions over 5 minutes are refused"
+    );
+}
+
+#[test]
+fn schemathesis_finds_no_server_error_and_no_contradiction_with_openapi() {
+    let _ = python();
+    let st = interop_dir().join(".venv/bin/st");
+    assert!(st.exists(), "schemathesis is not installed: run ./test.sh");
+    let dir = tempfile::tempdir().unwrap();
+    let server = setup_admin_server(dir.path());
+    let (code, created, stderr) = server.cli(&[
+        "client",
+        "create",
+        "--name",
+        "fuzz",
+        "--id",
+        "schemathesis-7f3a",
+        "--scope",
+        "read tokend:admin",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let secret = created["client_secret"].as_str().unwrap().to_owned();
+    std::thread::sleep(Duration::from_millis(1200));
+    let token = fetch_token(&server, "schemathesis-7f3a", &secret);
+    let checks = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance";
+    let schema = server.url("/openapi.json");
+    let auth = format!("schemathesis-7f3a:{secret}");
+    let bearer = format!("Authorization: Bearer {token}");
+    for args in [
+        vec!["-a", auth.as_str(), "--exclude-path-regex", "^/admin"],
+        vec!["-H", bearer.as_str(), "--include-path-regex", "^/admin"],
+    ] {
+        let out = Command::new(&st)
+            .args([
+                "run",
+                &schema,
+                "-n",
+                "40",
+                "--checks",
+                checks,
+                "--no-color",
+                "--seed",
+                "20261125",
+            ])
+            .args(&args)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "schemathesis found problems:\n{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(stdout.contains("passed"), "{stdout}");
+    }
+    // The server survived and still issues tokens.
+    fetch_token(&server, "schemathesis-7f3a", &secret);
 }

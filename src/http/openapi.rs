@@ -1,0 +1,201 @@
+//! `GET /openapi.json`: the OpenAPI 3 document of every endpoint, generated
+//! from the handlers' annotations and the types they exchange (utoipa).
+
+use crate::admin::{
+    ClientListPage, ClientUpdate, ClientView, ClientWithSecret, KeyPlan, KeyView, NewClient,
+    PlannedEvents, Rotation, ScopesInput,
+};
+use crate::domain::{Algorithm, AuthMethod};
+use crate::keys::{KeyState, PublicJwk};
+use crate::oauth::TokenResponse;
+use actix_web::HttpResponse;
+use serde::Serialize;
+use std::sync::LazyLock;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+/// Every error body (RFC 6749 §5.2 for the OAuth endpoints).
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// `invalid_request`, `invalid_client`, `unauthorized_client`,
+    /// `unsupported_grant_type`, `invalid_scope`, `invalid_target`,
+    /// `invalid_token`, `insufficient_scope`, `not_found`, `conflict`,
+    /// `method_not_allowed`, `temporarily_unavailable`, `server_error`.
+    pub error: String,
+    pub error_description: String,
+}
+
+#[derive(ToSchema)]
+#[allow(non_camel_case_types, dead_code)]
+pub enum GrantType {
+    client_credentials,
+}
+
+/// The token request (RFC 6749 §4.4.2, RFC 8707). Credentials go in the
+/// Authorization header (client_secret_basic) or in the body.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct TokenForm {
+    /// Always `client_credentials`.
+    grant_type: GrantType,
+    /// Space-delimited scopes.
+    scope: Option<String>,
+    /// Absolute URIs of the resources the token is for (repeatable).
+    resource: Option<Vec<String>>,
+    /// Audiences the token is for (repeatable).
+    audience: Option<Vec<String>>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    /// `urn:ietf:params:oauth:client-assertion-type:jwt-bearer`
+    client_assertion_type: Option<String>,
+    client_assertion: Option<String>,
+}
+
+/// Introspection (RFC 7662) and revocation (RFC 7009) requests.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct TokenForm2 {
+    token: String,
+    token_type_hint: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    client_assertion_type: Option<String>,
+    client_assertion: Option<String>,
+}
+
+/// RFC 7662 introspection response: `{"active": false}`, or `active: true`
+/// with the token's claims.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct IntrospectionResponse {
+    active: bool,
+    scope: Option<String>,
+    client_id: Option<String>,
+    sub: Option<String>,
+    /// A string, or an array of strings.
+    #[schema(value_type = Option<Object>)]
+    aud: Option<serde_json::Value>,
+    iss: Option<String>,
+    exp: Option<i64>,
+    iat: Option<i64>,
+    nbf: Option<i64>,
+    jti: Option<String>,
+    /// `Bearer`
+    token_type: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Jwks {
+    pub keys: Vec<PublicJwk>,
+}
+
+/// RFC 8414 authorization server metadata.
+#[derive(Serialize, ToSchema)]
+pub struct Metadata {
+    pub issuer: String,
+    pub token_endpoint: String,
+    pub jwks_uri: String,
+    pub introspection_endpoint: String,
+    pub revocation_endpoint: String,
+    pub grant_types_supported: Vec<String>,
+    pub token_endpoint_auth_methods_supported: Vec<String>,
+    pub token_endpoint_auth_signing_alg_values_supported: Vec<String>,
+    pub introspection_endpoint_auth_methods_supported: Vec<String>,
+    pub introspection_endpoint_auth_signing_alg_values_supported: Vec<String>,
+    pub revocation_endpoint_auth_methods_supported: Vec<String>,
+    pub revocation_endpoint_auth_signing_alg_values_supported: Vec<String>,
+    pub scopes_supported: Vec<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Status {
+    pub status: String,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct SecretRotationBody {
+    /// How long the old secret keeps working, e.g. `24h`.
+    grace: Option<String>,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct RotateBody {
+    /// Sign with a new key at once instead of after `publish_ahead`.
+    now: Option<bool>,
+}
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "client_basic",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Basic)),
+        );
+        components.add_security_scheme(
+            "admin_bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "tokend",
+        description = "OAuth 2.0 client-credentials token service: RFC 9068 JWT access tokens, JWKS, introspection, revocation, admin API."
+    ),
+    paths(
+        super::token::token,
+        super::introspect::introspect,
+        super::introspect::revoke,
+        super::jwks::jwks,
+        super::metadata::metadata,
+        super::metadata::openid_configuration,
+        super::health::healthz,
+        super::health::readyz,
+        super::admin::create_client,
+        super::admin::list_clients,
+        super::admin::get_client,
+        super::admin::update_client,
+        super::admin::delete_client,
+        super::admin::rotate_secret,
+        super::admin::list_keys,
+        super::admin::key_plan,
+        super::admin::rotate_keys,
+        super::admin::revoke_key,
+        openapi_json,
+    ),
+    components(schemas(
+        ErrorBody, GrantType, TokenForm, TokenForm2, TokenResponse, IntrospectionResponse, Jwks, PublicJwk, Metadata,
+        Status, NewClient, ClientUpdate, ClientView, ClientWithSecret, ClientListPage, ScopesInput,
+        KeyView, KeyPlan, PlannedEvents, Rotation, KeyState, Algorithm, AuthMethod,
+        SecretRotationBody, RotateBody,
+    )),
+    modifiers(&Security),
+    tags(
+        (name = "oauth", description = "RFC 6749, 7662, 7009 endpoints"),
+        (name = "discovery", description = "JWKS and metadata"),
+        (name = "operations", description = "health"),
+        (name = "admin", description = "client and key management"),
+    )
+)]
+pub struct ApiDoc;
+
+static DOCUMENT: LazyLock<String> = LazyLock::new(|| {
+    ApiDoc::openapi()
+        .to_pretty_json()
+        .expect("the OpenAPI document serializes")
+});
+
+/// The OpenAPI document.
+#[utoipa::path(get, path = "/openapi.json", tag = "discovery",
+    responses((status = 200, description = "OpenAPI 3 document", content_type = "application/json", body = Object)))]
+pub async fn openapi_json() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(DOCUMENT.as_str())
+}
