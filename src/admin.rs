@@ -679,15 +679,14 @@ impl Admin {
         let now = self.now().timestamp();
         let records = self.records().await?;
         let views = self.key_views(&records, now);
-        let pick = |state: KeyState| views.iter().find(|v| v.state == state).cloned();
-        let key = if immediate {
-            pick(KeyState::Active)
-        } else {
-            pick(KeyState::Next)
-        }
-        .ok_or_else(|| {
-            AdminError::Conflict("the rotation left no key in the expected state".into())
-        })?;
+        // The key that signs next: with --now, within the second.
+        let key = views
+            .iter()
+            .filter(|v| matches!(v.state, KeyState::Next | KeyState::Active))
+            .filter(|v| !immediate || v.active_from.timestamp() <= now + 1)
+            .max_by_key(|v| v.active_from)
+            .cloned()
+            .ok_or_else(|| AdminError::Conflict("the rotation left no key to sign".into()))?;
         let warning = immediate.then(|| {
             let published_for = now - key.published_at.timestamp();
             format!(

@@ -252,14 +252,17 @@ pub fn rotate(
         .iter()
         .filter(|k| state(k, keys, now) == KeyState::Next)
         .min_by_key(|k| k.activates_at);
+    // Times are whole seconds: a key that takes over "now" must activate
+    // strictly after the current one, or the two would tie.
+    let at_once = active(now, keys).map_or(now, |a| now.max(a.activates_at + 1));
     match (next, immediate) {
         (Some(next), true) => vec![Action::Activate {
             kid: next.kid.clone(),
-            at: now,
+            at: at_once,
         }],
         (Some(_), false) => Vec::new(),
         (None, true) => vec![Action::Create {
-            activates_at: now,
+            activates_at: at_once,
             alg: policy.algorithm,
         }],
         (None, false) => vec![Action::Create {

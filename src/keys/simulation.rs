@@ -174,7 +174,7 @@ impl World {
         }
         // A key that signs at once was not published ahead.
         let unplanned = actions.iter().any(|a| match a {
-            Action::Create { activates_at, .. } => *activates_at <= now,
+            Action::Create { activates_at, .. } => *activates_at < now + PUBLISH_AHEAD,
             Action::Activate { .. } | Action::Revoke { .. } => true,
             Action::Remove { .. } => false,
         });
