@@ -147,6 +147,8 @@ pub struct UpdateArgs {
 pub enum KeysCommand {
     /// List signing keys with their state and times.
     List,
+    /// Every key with its state and times, and the next planned events.
+    Plan,
     /// Schedule a rotation: publish the next key now, signing after
     /// keys.publish_ahead. With --now, sign with a new key at once.
     Rotate {
@@ -294,6 +296,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 KeysCommand::List => {
                     let keys = admin.list_keys().await?;
                     out.print(&keys, || describe_keys(&keys));
+                }
+                KeysCommand::Plan => {
+                    let plan = admin.key_plan().await?;
+                    out.print(&plan, || {
+                        let fmt = |t: Option<chrono::DateTime<chrono::Utc>>| {
+                            t.map_or_else(|| "-".to_owned(), |t| t.to_rfc3339())
+                        };
+                        format!(
+                            "{}\n\nnext key published: {}\nnext rotation:      {}\nnext removal:       {}",
+                            describe_keys(&plan.keys),
+                            plan.next.key_published_at.to_rfc3339(),
+                            plan.next.rotation_at.to_rfc3339(),
+                            fmt(plan.next.removal_at),
+                        )
+                    });
                 }
                 KeysCommand::Rotate { now } => {
                     let rotation = admin.rotate_keys(now).await?;
