@@ -53,6 +53,8 @@ pub struct Admin {
     pub pepper: Arc<hmac::Key>,
     pub clock: SharedClock,
     pub master_key_source: MasterKeySource,
+    /// Who acts, for the audit trail: `cli`, `api:<client id>`, `scheduler`.
+    pub actor: String,
 }
 
 impl Admin {
@@ -82,7 +84,38 @@ impl Admin {
             store,
             clock,
             master_key_source: source,
+            actor: "cli".into(),
         })
+    }
+
+    /// The same environment acting as someone else, for the audit trail.
+    pub fn as_actor(&self, actor: impl Into<String>) -> Admin {
+        Admin {
+            actor: actor.into(),
+            ..self.clone()
+        }
+    }
+
+    /// Writes a security event to the audit trail and the log. A failure to
+    /// store it is logged, never hidden.
+    async fn audit(&self, action: &str, subject: &str, details: serde_json::Value) {
+        tracing::info!(target: "audit", actor = %self.actor, action, subject, %details, "audit");
+        let at = self.now().timestamp();
+        if let Err(e) = self
+            .store
+            .record_audit(at, &self.actor, action, subject, &details)
+            .await
+        {
+            tracing::warn!(error = %e, action, subject, "could not store an audit event");
+        }
+    }
+
+    pub async fn audit_events(
+        &self,
+        limit: u32,
+        before: Option<i64>,
+    ) -> Result<Vec<crate::store::AuditEvent>, AdminError> {
+        Ok(self.store.audit_events(limit, before).await?)
     }
 
     fn now(&self) -> DateTime<Utc> {
@@ -353,6 +386,12 @@ impl Admin {
             .insert_client(&client)
             .await
             .map_err(|e| AdminError::from_store(e, String::new))?;
+        self.audit(
+            "client.created",
+            client.id.as_str(),
+            serde_json::json!({"name": client.name, "scopes": client.scopes.to_string(), "auth_method": client.auth_method}),
+        )
+        .await;
         Ok(ClientWithSecret {
             client: ClientView::from(&client),
             client_secret: secret,
@@ -388,6 +427,21 @@ impl Admin {
         update: ClientUpdate,
     ) -> Result<ClientView, AdminError> {
         let mut c = self.load_client(id).await?;
+        let changed: Vec<&str> = [
+            ("name", update.name.is_some()),
+            ("scopes", update.scopes.is_some()),
+            ("default_scopes", update.default_scopes.is_some()),
+            ("audiences", update.audiences.is_some()),
+            ("token_ttl", update.token_ttl.is_some()),
+            ("claims", update.claims.is_some()),
+            ("auth_method", update.auth_method.is_some()),
+            ("jwks", update.jwks.is_some()),
+            ("grant_types", update.grant_types.is_some()),
+            ("enabled", update.enabled.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(name, set)| set.then_some(name))
+        .collect();
         if let Some(name) = update.name {
             c.name = name;
         }
@@ -436,6 +490,12 @@ impl Admin {
             .update_client(&c)
             .await
             .map_err(|e| AdminError::from_store(e, || format!("no client with id `{id}`")))?;
+        self.audit(
+            "client.updated",
+            id,
+            serde_json::json!({"fields": changed, "enabled": c.enabled}),
+        )
+        .await;
         Ok(ClientView::from(&c))
     }
 
@@ -460,7 +520,10 @@ impl Admin {
         self.store
             .delete_client(&parsed, self.now().timestamp())
             .await
-            .map_err(|e| AdminError::from_store(e, || format!("no client with id `{id}`")))
+            .map_err(|e| AdminError::from_store(e, || format!("no client with id `{id}`")))?;
+        self.audit("client.deleted", id, serde_json::json!({}))
+            .await;
+        Ok(())
     }
 
     /// Issues a new secret. With a grace period the old one keeps working
@@ -493,6 +556,12 @@ impl Admin {
             .update_client(&c)
             .await
             .map_err(|e| AdminError::from_store(e, || format!("no client with id `{id}`")))?;
+        self.audit(
+            "client.secret_rotated",
+            id,
+            serde_json::json!({"grace_secs": grace.map(|g| g.as_secs()).unwrap_or(0)}),
+        )
+        .await;
         Ok(ClientWithSecret {
             client: ClientView::from(&c),
             client_secret: Some(secret),
@@ -639,7 +708,8 @@ impl Admin {
     ) -> Result<Vec<plan::Action>, AdminError> {
         let now = self.now().timestamp();
         let mut applied = Vec::new();
-        self.store
+        let changes = self
+            .store
             .update_keys(now, |stored| -> Result<KeyChanges, AdminError> {
                 let records: Vec<KeyRecord> = stored.iter().map(|k| k.record.clone()).collect();
                 let actions = decide(now, &records)?;
@@ -660,6 +730,29 @@ impl Admin {
                 Ok(changes)
             })
             .await?;
+        for key in &changes.create {
+            let r = &key.record;
+            self.audit(
+                "key.created",
+                &r.kid,
+                serde_json::json!({"alg": r.alg, "active_from": at(r.activates_at)}),
+            )
+            .await;
+        }
+        for (kid, when) in &changes.activate {
+            self.audit(
+                "key.activated",
+                kid,
+                serde_json::json!({"active_from": at(*when)}),
+            )
+            .await;
+        }
+        for (kid, _) in &changes.revoke {
+            self.audit("key.revoked", kid, serde_json::json!({})).await;
+        }
+        for kid in &changes.remove {
+            self.audit("key.removed", kid, serde_json::json!({})).await;
+        }
         Ok(applied)
     }
 

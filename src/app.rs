@@ -9,8 +9,11 @@ use crate::config::Settings;
 use crate::domain::{Audience, TokenPolicy};
 use crate::http;
 use crate::keys::{KeyRing, plan};
+use crate::metrics::Metrics;
+use crate::oauth::limiter::{FailureLimiter, Limits};
 use crate::oauth::{ClientAuthenticator, ClientCache, DenyList, TokenInspector, TokenIssuer};
 use crate::store::REVOCATION;
+use crate::telemetry::RequestSpan;
 use actix_web::{App, HttpServer, web};
 use arc_swap::ArcSwap;
 use bytes::Bytes;
@@ -26,6 +29,8 @@ const POLL_EVERY: Duration = Duration::from_millis(500);
 const FEED_RETENTION_SECS: i64 = 3600;
 /// Entries in the client cache (known and unknown ids).
 const CLIENT_CACHE_CAPACITY: usize = 100_000;
+/// Windows of the failed-authentication limiter (client ids and addresses).
+const LIMITER_CAPACITY: usize = 50_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -53,6 +58,7 @@ pub struct AppState {
     pub clients: Arc<ClientCache>,
     pub deny: Arc<DenyList>,
     pub metadata: ArcSwap<Bytes>,
+    pub metrics: Arc<Metrics>,
 }
 
 impl AppState {
@@ -100,7 +106,7 @@ impl Application {
             .latest_change()
             .await
             .map_err(AdminError::from)?;
-        for action in admin.apply_plan().await? {
+        for action in admin.as_actor("scheduler").apply_plan().await? {
             tracing::info!(?action, "key rotation plan applied");
         }
         let ring = admin.load_ring().await?;
@@ -130,6 +136,7 @@ impl Application {
         })?;
 
         let ring = Arc::new(ArcSwap::from_pointee(ring));
+        let metrics = Arc::new(Metrics::new());
         let clients = Arc::new(ClientCache::new(admin.store.clone(), CLIENT_CACHE_CAPACITY));
         let deny = Arc::new(DenyList::default());
         deny.replace(
@@ -145,6 +152,8 @@ impl Application {
             store: admin.store.clone(),
             assertion_audiences: vec![format!("{issuer}/token"), issuer.clone()],
             leeway: settings.tokens.leeway.as_secs() as i64,
+            limiter: FailureLimiter::new(Limits::default(), LIMITER_CAPACITY),
+            metrics: metrics.clone(),
         });
         let tokens = TokenIssuer {
             issuer: issuer.clone(),
@@ -156,6 +165,7 @@ impl Application {
             auth: auth.clone(),
             ring: ring.clone(),
             clock: clock.clone(),
+            metrics: metrics.clone(),
         };
         let inspector = TokenInspector {
             issuer: issuer.clone(),
@@ -174,19 +184,31 @@ impl Application {
             ring,
             clients,
             deny,
+            metrics,
         });
         state.refresh_metadata().await?;
 
         let data = web::Data::from(state.clone());
+        let metrics_data = web::Data::from(state.metrics.clone());
         let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
-                .wrap(TracingLogger::default())
+                .app_data(metrics_data.clone())
+                .wrap(actix_web::middleware::from_fn(
+                    crate::telemetry::request_id_header,
+                ))
+                .wrap(TracingLogger::<RequestSpan>::new())
                 .configure(http::routes)
         })
         .workers(workers)
         .shutdown_timeout(30)
+        // Slow or idle clients cannot hold connections forever.
+        .client_request_timeout(Duration::from_secs(10))
+        .client_disconnect_timeout(Duration::from_secs(2))
+        .keep_alive(Duration::from_secs(75))
+        .max_connections(10_000)
+        .backlog(2048)
         .listen(listener)
         .map_err(|source| StartError::Bind {
             addr: bound.to_string(),
@@ -277,6 +299,7 @@ async fn follow_changes(state: Arc<AppState>, mut last_seq: i64) {
                 }
             }
             Err(e) => {
+                state.metrics.database_errors.inc();
                 if !database_down {
                     tracing::warn!(error = %e, "database unreachable; serving from memory");
                     database_down = true;
@@ -293,21 +316,30 @@ async fn follow_changes(state: Arc<AppState>, mut last_seq: i64) {
         )
         .is_empty();
         if due {
-            match state.admin.apply_plan().await {
+            match state.admin.as_actor("scheduler").apply_plan().await {
                 Ok(actions) => {
                     for action in actions {
+                        if matches!(action, plan::Action::Create { .. }) {
+                            state.metrics.rotations.inc();
+                        }
                         tracing::info!(?action, "key rotation plan applied");
                     }
                     keys_changed = true;
                 }
-                Err(e) => tracing::warn!(error = %e, "applying the rotation plan failed"),
+                Err(e) => {
+                    state.metrics.database_errors.inc();
+                    tracing::warn!(error = %e, "applying the rotation plan failed");
+                }
             }
         }
 
         if keys_changed || last_ring_load.elapsed() >= refresh_every {
             match state.reload_ring().await {
                 Ok(()) => last_ring_load = Instant::now(),
-                Err(e) => tracing::warn!(error = %e, "reloading the key ring failed"),
+                Err(e) => {
+                    state.metrics.database_errors.inc();
+                    tracing::warn!(error = %e, "reloading the key ring failed");
+                }
             }
         }
         if clients_changed && let Err(e) = state.refresh_metadata().await {

@@ -46,6 +46,21 @@ pub enum Command {
     /// Work with access tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Read the audit trail of security events.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Security events, newest first.
+    List {
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// Only events older than this event id.
+        #[arg(long)]
+        before: Option<i64>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -342,6 +357,27 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     });
                 }
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Audit(AuditCommand::List { limit, before }) => {
+            let admin = Admin::open(Arc::new(settings), clock).await?;
+            let events = admin.audit_events(limit, before).await?;
+            out.print(&events, || {
+                let mut s = format!(
+                    "{:<6} {:<25} {:<22} {:<26} {}\n",
+                    "ID", "AT", "ACTOR", "ACTION", "SUBJECT"
+                );
+                for e in &events {
+                    let at = chrono::DateTime::from_timestamp(e.at, 0)
+                        .map(|t| t.to_rfc3339())
+                        .unwrap_or_default();
+                    s.push_str(&format!(
+                        "{:<6} {:<25} {:<22} {:<26} {} {}\n",
+                        e.id, at, e.actor, e.action, e.subject, e.details
+                    ));
+                }
+                s.trim_end().to_owned()
+            });
             Ok(ExitCode::SUCCESS)
         }
         Command::Token(TokenCommand::Verify { token }) => {

@@ -13,6 +13,7 @@ pub mod config;
 pub mod domain;
 pub mod http;
 pub mod keys;
+pub mod metrics;
 pub mod oauth;
 pub mod store;
 pub mod telemetry;

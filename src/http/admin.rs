@@ -102,8 +102,8 @@ impl ResponseError for ApiError {
 }
 
 /// Checks the bearer token: issued here, active, for this issuer, with the
-/// admin scope.
-fn authorize(req: &HttpRequest, state: &AppState) -> Result<(), ApiError> {
+/// admin scope. Returns the admin service acting as the calling client.
+fn authorize(req: &HttpRequest, state: &AppState) -> Result<crate::admin::Admin, ApiError> {
     let token = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -133,7 +133,8 @@ fn authorize(req: &HttpRequest, state: &AppState) -> Result<(), ApiError> {
             "the `{scope}` scope is required"
         )));
     }
-    Ok(())
+    crate::telemetry::record_client(&claims.client_id);
+    Ok(state.admin.as_actor(format!("api:{}", claims.client_id)))
 }
 
 pub fn json_config() -> web::JsonConfig {
@@ -183,8 +184,8 @@ pub async fn create_client(
     state: web::Data<AppState>,
     body: web::Json<NewClient>,
 ) -> Result<HttpResponse, ApiError> {
-    authorize(&req, &state)?;
-    let created = state.admin.create_client(body.into_inner()).await?;
+    let admin = authorize(&req, &state)?;
+    let created = admin.create_client(body.into_inner()).await?;
     Ok(HttpResponse::Created()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(created))
@@ -214,9 +215,8 @@ pub async fn list_clients(
     state: web::Data<AppState>,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    authorize(&req, &state)?;
-    let page = state
-        .admin
+    let admin = authorize(&req, &state)?;
+    let page = admin
         .list_clients(query.after.as_deref(), query.limit.unwrap_or(100))
         .await?;
     Ok(HttpResponse::Ok().json(page))
@@ -237,8 +237,8 @@ pub async fn get_client(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    authorize(&req, &state)?;
-    Ok(HttpResponse::Ok().json(state.admin.get_client(&client_id(&req)?).await?))
+    let admin = authorize(&req, &state)?;
+    Ok(HttpResponse::Ok().json(admin.get_client(&client_id(&req)?).await?))
 }
 
 /// Changes a client; absent fields keep their value.
@@ -258,9 +258,8 @@ pub async fn update_client(
     state: web::Data<AppState>,
     body: web::Json<ClientUpdate>,
 ) -> Result<HttpResponse, ApiError> {
-    authorize(&req, &state)?;
-    let updated = state
-        .admin
+    let admin = authorize(&req, &state)?;
+    let updated = admin
         .update_client(&client_id(&req)?, body.into_inner())
         .await?;
     Ok(HttpResponse::Ok().json(updated))
@@ -281,8 +280,8 @@ pub async fn delete_client(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    authorize(&req, &state)?;
-    state.admin.delete_client(&client_id(&req)?).await?;
+    let admin = authorize(&req, &state)?;
+    admin.delete_client(&client_id(&req)?).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -310,12 +309,12 @@ pub async fn rotate_secret(
     state: web::Data<AppState>,
     body: Option<web::Json<SecretRotation>>,
 ) -> Result<HttpResponse, ApiError> {
-    authorize(&req, &state)?;
+    let admin = authorize(&req, &state)?;
     let grace = body
         .and_then(|b| b.into_inner().grace)
         .map(|g| parse_duration(&g).map_err(|e| ApiError::BadRequest(format!("grace: {e}"))))
         .transpose()?;
-    let rotated = state.admin.rotate_secret(&client_id(&req)?, grace).await?;
+    let rotated = admin.rotate_secret(&client_id(&req)?, grace).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(rotated))
@@ -334,8 +333,8 @@ pub async fn list_keys(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    authorize(&req, &state)?;
-    Ok(HttpResponse::Ok().json(state.admin.list_keys().await?))
+    let admin = authorize(&req, &state)?;
+    Ok(HttpResponse::Ok().json(admin.list_keys().await?))
 }
 
 /// Every key with its times, and the next planned events.
@@ -351,8 +350,8 @@ pub async fn key_plan(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    authorize(&req, &state)?;
-    Ok(HttpResponse::Ok().json(state.admin.key_plan().await?))
+    let admin = authorize(&req, &state)?;
+    Ok(HttpResponse::Ok().json(admin.key_plan().await?))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -379,9 +378,9 @@ pub async fn rotate_keys(
     state: web::Data<AppState>,
     body: Option<web::Json<RotateRequest>>,
 ) -> Result<HttpResponse, ApiError> {
-    authorize(&req, &state)?;
+    let admin = authorize(&req, &state)?;
     let now = body.is_some_and(|b| b.now);
-    Ok(HttpResponse::Ok().json(state.admin.rotate_keys(now).await?))
+    Ok(HttpResponse::Ok().json(admin.rotate_keys(now).await?))
 }
 
 /// Revokes a key: out of the JWKS at once, its tokens inactive.
@@ -400,7 +399,7 @@ pub async fn revoke_key(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    authorize(&req, &state)?;
+    let admin = authorize(&req, &state)?;
     let kid = req.match_info().get("kid").unwrap_or_default().to_owned();
-    Ok(HttpResponse::Ok().json(state.admin.revoke_key(&kid).await?))
+    Ok(HttpResponse::Ok().json(admin.revoke_key(&kid).await?))
 }

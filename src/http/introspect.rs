@@ -26,9 +26,10 @@ async fn authenticated_form(
         headers.get(header::AUTHORIZATION).map(|v| v.as_bytes()),
         &form,
     )?;
+    let address = req.peer_addr().map(|a| a.ip());
     let client = state
         .auth
-        .authenticate(credentials, state.admin.clock.now())
+        .authenticate(credentials, state.admin.clock.now(), address)
         .await?;
     Ok((form, client))
 }
@@ -58,6 +59,8 @@ fn no_store(mut builder: actix_web::HttpResponseBuilder) -> actix_web::HttpRespo
         (status = 401, description = "invalid_client", body = ErrorBody,
             headers(("WWW-Authenticate" = String, description = "Basic realm=\"tokend\""))),
         (status = 413, description = "body over 16 KiB", body = ErrorBody),
+        (status = 429, description = "too many failed client authentications", body = ErrorBody,
+            headers(("Retry-After" = String))),
         (status = 503, description = "temporarily_unavailable", body = ErrorBody,
             headers(("Retry-After" = String))),
     ))]
@@ -81,6 +84,8 @@ pub async fn introspect(
         (status = 401, description = "invalid_client", body = ErrorBody,
             headers(("WWW-Authenticate" = String, description = "Basic realm=\"tokend\""))),
         (status = 413, description = "body over 16 KiB", body = ErrorBody),
+        (status = 429, description = "too many failed client authentications", body = ErrorBody,
+            headers(("Retry-After" = String))),
         (status = 503, description = "temporarily_unavailable", body = ErrorBody,
             headers(("Retry-After" = String))),
     ))]

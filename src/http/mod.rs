@@ -5,6 +5,7 @@ mod health;
 mod introspect;
 mod jwks;
 mod metadata;
+mod metrics;
 mod openapi;
 mod token;
 
@@ -46,6 +47,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(metadata::openid_configuration)),
         )
         .service(resource("/openapi.json", "GET").route(web::get().to(openapi::openapi_json)))
+        .service(resource("/metrics", "GET").route(web::get().to(metrics::metrics)))
         .service(resource("/healthz", "GET").route(web::get().to(health::healthz)))
         .service(resource("/readyz", "GET").route(web::get().to(health::readyz)))
         .service(

@@ -157,6 +157,7 @@ impl Modify for Security {
         super::metadata::openid_configuration,
         super::health::healthz,
         super::health::readyz,
+        super::metrics::metrics,
         super::admin::create_client,
         super::admin::list_clients,
         super::admin::get_client,

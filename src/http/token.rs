@@ -9,6 +9,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::BytesMut;
 use futures_util::StreamExt;
 
+const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Reads the body, refusing more than `limit` bytes with 413.
 pub async fn read_body(
     req: &HttpRequest,
@@ -24,14 +26,27 @@ pub async fn read_body(
         return Err(OAuthError::payload_too_large(limit));
     }
     let mut body = BytesMut::with_capacity(declared.unwrap_or(256).min(limit));
-    while let Some(chunk) = payload.next().await {
-        let chunk =
-            chunk.map_err(|_| OAuthError::invalid_request("could not read the request body"))?;
-        if body.len() + chunk.len() > limit {
-            return Err(OAuthError::payload_too_large(limit));
+    let read = async {
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk
+                .map_err(|_| OAuthError::invalid_request("could not read the request body"))?;
+            if body.len() + chunk.len() > limit {
+                return Err(OAuthError::payload_too_large(limit));
+            }
+            body.extend_from_slice(&chunk);
         }
-        body.extend_from_slice(&chunk);
-    }
+        Ok(())
+    };
+    // A client that trickles its body does not hold a worker for long.
+    tokio::time::timeout(BODY_TIMEOUT, read)
+        .await
+        .map_err(|_| {
+            OAuthError::new(
+                crate::oauth::ErrorCode::InvalidRequest,
+                actix_web::http::StatusCode::REQUEST_TIMEOUT,
+                "the request body took too long to arrive",
+            )
+        })??;
     Ok(body)
 }
 
@@ -46,6 +61,8 @@ pub async fn read_body(
         (status = 401, description = "invalid_client", body = ErrorBody,
             headers(("WWW-Authenticate" = String, description = "Basic realm=\"tokend\""))),
         (status = 413, description = "body over 16 KiB", body = ErrorBody),
+        (status = 429, description = "too many failed client authentications", body = ErrorBody,
+            headers(("Retry-After" = String))),
         (status = 503, description = "temporarily_unavailable", body = ErrorBody,
             headers(("Retry-After" = String))),
     ))]
@@ -62,6 +79,7 @@ pub async fn token(
             headers.get(header::CONTENT_TYPE).map(|v| v.as_bytes()),
             headers.get(header::AUTHORIZATION).map(|v| v.as_bytes()),
             &body,
+            req.peer_addr().map(|a| a.ip()),
         )
         .await?;
     Ok(HttpResponse::Ok()

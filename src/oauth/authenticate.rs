@@ -7,12 +7,15 @@ use super::OAuthError;
 use super::assertion;
 use super::client_cache::{CachedClient, ClientCache};
 use super::credentials::Credentials;
+use super::limiter::{FailureLimiter, Source};
 use super::secret::{ClientSecret, verify_secret};
 use crate::domain::{AuthMethod, SecretHash};
+use crate::metrics::Metrics;
 use crate::store::Store;
 use aws_lc_rs::hmac;
 use chrono::{DateTime, Utc};
 use secrecy::ExposeSecret;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 static DUMMY: SecretHash = SecretHash([0u8; 32]);
@@ -25,6 +28,8 @@ pub struct ClientAuthenticator {
     /// the issuer.
     pub assertion_audiences: Vec<String>,
     pub leeway: i64,
+    pub limiter: FailureLimiter,
+    pub metrics: Arc<Metrics>,
 }
 
 fn unavailable(_: crate::store::StoreError) -> OAuthError {
@@ -32,7 +37,56 @@ fn unavailable(_: crate::store::StoreError) -> OAuthError {
 }
 
 impl ClientAuthenticator {
+    /// Authenticates the client; failures are limited per client id and
+    /// per source address.
     pub async fn authenticate(
+        &self,
+        credentials: Credentials,
+        now: DateTime<Utc>,
+        address: Option<IpAddr>,
+    ) -> Result<Arc<CachedClient>, OAuthError> {
+        let claimed = credentials.claimed_client_id();
+        let source = Source {
+            client_id: claimed.as_deref(),
+            address,
+        };
+        let t = now.timestamp();
+        if let Err(retry_after) = self.limiter.check(source, t) {
+            self.metrics.auth_failures_limited.inc();
+            return Err(OAuthError::too_many_failures(retry_after));
+        }
+        match self.check(credentials, now).await {
+            Ok(client) => {
+                crate::telemetry::record_client(client.client.id.as_str());
+                Ok(client)
+            }
+            Err(e) => {
+                if e.code == super::ErrorCode::InvalidClient
+                    && self.limiter.record_failure(source, t)
+                {
+                    let subject = claimed.as_deref().unwrap_or("-");
+                    let address = address.map(|a| a.to_string()).unwrap_or_default();
+                    tracing::warn!(
+                        target: "audit",
+                        client_id = subject,
+                        %address,
+                        "repeated failed client authentication: limit reached"
+                    );
+                    let details = serde_json::json!({"address": address});
+                    if let Err(e) = self
+                        .store
+                        .record_audit(t, "tokend", "auth.failure_limit_reached", subject, &details)
+                        .await
+                    {
+                        tracing::warn!(error = %e, "could not store an audit event");
+                    }
+                }
+                Err(e)
+            }
+        }
+    }
+
+    async fn check(
         &self,
         credentials: Credentials,
         now: DateTime<Utc>,

@@ -48,6 +48,30 @@ pub fn parse_basic(header: &[u8]) -> Result<(String, SecretString), OAuthError> 
 }
 
 impl Credentials {
+    /// The client id the credentials claim, before any check.
+    pub fn claimed_client_id(&self) -> Option<String> {
+        match self {
+            Credentials::Secret { client_id, .. } => Some(client_id.clone()),
+            Credentials::Assertion {
+                client_id,
+                assertion,
+            } => client_id.clone().or_else(|| {
+                use secrecy::ExposeSecret;
+                super::assertion::claimed_client(assertion.expose_secret()).ok()
+            }),
+            Credentials::Missing => None,
+        }
+    }
+
+    /// The authentication method, as metrics name it.
+    pub fn method_name(&self) -> &'static str {
+        match self {
+            Credentials::Secret { method, .. } => method.as_str(),
+            Credentials::Assertion { .. } => "private_key_jwt",
+            Credentials::Missing => "none",
+        }
+    }
+
     /// Finds the one authentication method a request uses.
     pub fn extract(authorization: Option<&[u8]>, form: &Form) -> Result<Self, OAuthError> {
         let bad = |e: super::FormError| OAuthError::invalid_request(e.to_string());

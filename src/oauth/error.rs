@@ -128,6 +128,18 @@ impl OAuthError {
         }
     }
 
+    /// Too many failed authentications (SPEC §7).
+    pub fn too_many_failures(retry_after: u64) -> Self {
+        Self {
+            retry_after: Some(retry_after),
+            ..Self::new(
+                ErrorCode::TemporarilyUnavailable,
+                StatusCode::TOO_MANY_REQUESTS,
+                "too many failed client authentications; retry later",
+            )
+        }
+    }
+
     pub fn server_error(d: impl Into<Cow<'static, str>>) -> Self {
         Self::new(ErrorCode::ServerError, StatusCode::INTERNAL_SERVER_ERROR, d)
     }

@@ -10,6 +10,7 @@ mod deny_list;
 mod error;
 mod form;
 mod introspect;
+pub mod limiter;
 mod secret;
 mod token;
 

@@ -9,6 +9,8 @@ use super::{ClientAuthenticator, OAuthError};
 use crate::clock::SharedClock;
 use crate::domain::{Audience, GrantRefusal, Scope, TokenPolicy};
 use crate::keys::KeyRing;
+use crate::metrics::Metrics;
+use crate::telemetry;
 use arc_swap::ArcSwap;
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use base64::Engine;
@@ -51,6 +53,7 @@ pub struct TokenIssuer {
     pub auth: Arc<ClientAuthenticator>,
     pub ring: Arc<ArcSwap<KeyRing>>,
     pub clock: SharedClock,
+    pub metrics: Arc<Metrics>,
 }
 
 fn is_form_content_type(content_type: Option<&[u8]>) -> bool {
@@ -82,12 +85,35 @@ pub fn parse_form(content_type: Option<&[u8]>, body: &[u8]) -> Result<Form, OAut
 }
 
 impl TokenIssuer {
-    /// Handles one token request and returns the response or the error.
+    /// Handles one token request and returns the response or the error;
+    /// counts the outcome and notes it on the request's log line.
     pub async fn token(
         &self,
         content_type: Option<&[u8]>,
         authorization: Option<&[u8]>,
         body: &[u8],
+        address: Option<std::net::IpAddr>,
+    ) -> Result<TokenResponse, OAuthError> {
+        let mut method = "none";
+        let result = self
+            .issue(content_type, authorization, body, address, &mut method)
+            .await;
+        let outcome = match &result {
+            Ok(_) => "issued",
+            Err(e) => e.code.as_str(),
+        };
+        self.metrics.token_request(outcome, method);
+        telemetry::record_outcome(outcome);
+        result
+    }
+
+    async fn issue(
+        &self,
+        content_type: Option<&[u8]>,
+        authorization: Option<&[u8]>,
+        body: &[u8],
+        address: Option<std::net::IpAddr>,
+        method: &mut &'static str,
     ) -> Result<TokenResponse, OAuthError> {
         let form = parse_form(content_type, body)?;
         let bad = |e: super::FormError| OAuthError::invalid_request(e.to_string());
@@ -115,9 +141,10 @@ impl TokenIssuer {
             targets.push(Audience::parse(audience).map_err(OAuthError::invalid_target)?);
         }
         let credentials = Credentials::extract(authorization, &form)?;
+        *method = credentials.method_name();
 
         let now = self.clock.now();
-        let client = self.auth.authenticate(credentials, now).await?;
+        let client = self.auth.authenticate(credentials, now, address).await?;
         if !client.client.grant_client_credentials {
             return Err(OAuthError::unauthorized_client(
                 "this client may not use the client_credentials grant",

@@ -3,11 +3,13 @@
 //! sqlx's `Any` driver with portable SQL; the two databases differ only in
 //! their migrations and in how the rotation lock is taken.
 
+mod audit;
 mod changes;
 mod clients;
 mod keys;
 mod tokens;
 
+pub use audit::AuditEvent;
 pub use changes::Change;
 pub use clients::ClientPage;
 pub use keys::{KeyChanges, NewKey, StoredKey};

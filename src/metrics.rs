@@ -1,0 +1,225 @@
+//! Prometheus metrics (text format at `/metrics`). Label values come from
+//! small fixed sets (outcome, auth method, endpoint pattern): no client id,
+//! token or secret is ever a label. Counters on the token path are resolved
+//! once, so recording costs an atomic add.
+
+use prometheus::{
+    Encoder, Gauge, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
+};
+use std::collections::HashMap;
+
+/// Outcomes of a token request: issued, or an RFC 6749 error code.
+pub const OUTCOMES: &[&str] = &[
+    "issued",
+    "invalid_request",
+    "invalid_client",
+    "unauthorized_client",
+    "unsupported_grant_type",
+    "invalid_scope",
+    "invalid_target",
+    "temporarily_unavailable",
+    "server_error",
+];
+
+/// How the client authenticated; `none` when it could not be told.
+pub const AUTH_METHODS: &[&str] = &[
+    "client_secret_basic",
+    "client_secret_post",
+    "private_key_jwt",
+    "none",
+];
+
+/// Route patterns with their own latency histogram; anything else is `other`.
+pub const ENDPOINTS: &[&str] = &[
+    "/token",
+    "/introspect",
+    "/revoke",
+    "/.well-known/jwks.json",
+    "/.well-known/oauth-authorization-server",
+    "/.well-known/openid-configuration",
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/openapi.json",
+    "/admin",
+    "other",
+];
+
+pub struct Metrics {
+    registry: Registry,
+    token_requests: HashMap<(&'static str, &'static str), IntCounter>,
+    latency: HashMap<&'static str, Histogram>,
+    pub rotations: IntCounter,
+    pub database_errors: IntCounter,
+    pub auth_failures_limited: IntCounter,
+    pub signing_key_age: Gauge,
+    pub keys_published: IntGauge,
+    pub client_cache_entries: IntGauge,
+    pub deny_list_entries: IntGauge,
+    pub jwks_max_age: IntGauge,
+    pub next_key_publication: IntGauge,
+    pub next_rotation: IntGauge,
+    pub next_key_removal: IntGauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let registry = Registry::new_custom(Some("tokend".into()), None).expect("a valid prefix");
+        let token_vec = IntCounterVec::new(
+            Opts::new(
+                "token_requests_total",
+                "Token requests by outcome and client authentication method",
+            ),
+            &["outcome", "auth_method"],
+        )
+        .expect("valid metric");
+        let mut token_requests = HashMap::new();
+        for outcome in OUTCOMES {
+            for method in AUTH_METHODS {
+                token_requests.insert(
+                    (*outcome, *method),
+                    token_vec.with_label_values(&[outcome, method]),
+                );
+            }
+        }
+        let latency_vec = prometheus::HistogramVec::new(
+            HistogramOpts::new(
+                "http_request_duration_seconds",
+                "Request latency by endpoint",
+            )
+            .buckets(vec![
+                0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
+                5.0,
+            ]),
+            &["endpoint"],
+        )
+        .expect("valid metric");
+        let latency = ENDPOINTS
+            .iter()
+            .map(|e| (*e, latency_vec.with_label_values(&[e])))
+            .collect();
+        let counter = |name: &str, help: &str| IntCounter::new(name, help).expect("valid metric");
+        let gauge = |name: &str, help: &str| IntGauge::new(name, help).expect("valid metric");
+        let metrics = Self {
+            token_requests,
+            latency,
+            rotations: counter(
+                "key_rotations_total",
+                "Keys created by rotations (scheduled, manual, revocation)",
+            ),
+            database_errors: counter(
+                "database_errors_total",
+                "Failed database operations of the background task",
+            ),
+            auth_failures_limited: counter(
+                "auth_failures_limited_total",
+                "Requests refused with 429 after too many failed authentications",
+            ),
+            signing_key_age: Gauge::new("signing_key_age_seconds", "Age of the active signing key")
+                .expect("valid metric"),
+            keys_published: gauge("keys_published", "Keys in the JWKS"),
+            client_cache_entries: gauge(
+                "client_cache_entries",
+                "Clients (known and unknown ids) in the cache",
+            ),
+            deny_list_entries: gauge(
+                "deny_list_entries",
+                "Revoked token ids kept until they expire",
+            ),
+            jwks_max_age: gauge(
+                "jwks_max_age_seconds",
+                "The JWKS Cache-Control max-age served now",
+            ),
+            next_key_publication: gauge(
+                "next_key_publication_timestamp_seconds",
+                "When the next key will be published",
+            ),
+            next_rotation: gauge(
+                "next_rotation_timestamp_seconds",
+                "When a new key will start signing",
+            ),
+            next_key_removal: gauge(
+                "next_key_removal_timestamp_seconds",
+                "When the next retired or revoked key will be removed (0: none)",
+            ),
+            registry,
+        };
+        let r = &metrics.registry;
+        r.register(Box::new(token_vec)).expect("registered once");
+        r.register(Box::new(latency_vec)).expect("registered once");
+        for c in [
+            &metrics.rotations,
+            &metrics.database_errors,
+            &metrics.auth_failures_limited,
+        ] {
+            r.register(Box::new(c.clone())).expect("registered once");
+        }
+        r.register(Box::new(metrics.signing_key_age.clone()))
+            .expect("registered once");
+        for g in [
+            &metrics.keys_published,
+            &metrics.client_cache_entries,
+            &metrics.deny_list_entries,
+            &metrics.jwks_max_age,
+            &metrics.next_key_publication,
+            &metrics.next_rotation,
+            &metrics.next_key_removal,
+        ] {
+            r.register(Box::new(g.clone())).expect("registered once");
+        }
+        #[cfg(target_os = "linux")]
+        {
+            let _ = r.register(Box::new(
+                prometheus::process_collector::ProcessCollector::for_self(),
+            ));
+        }
+        metrics
+    }
+
+    pub fn token_request(&self, outcome: &str, auth_method: &str) {
+        let outcome = OUTCOMES
+            .iter()
+            .find(|o| **o == outcome)
+            .copied()
+            .unwrap_or("server_error");
+        let method = AUTH_METHODS
+            .iter()
+            .find(|m| **m == auth_method)
+            .copied()
+            .unwrap_or("none");
+        if let Some(c) = self.token_requests.get(&(outcome, method)) {
+            c.inc();
+        }
+    }
+
+    /// Records a request's latency under its route pattern.
+    pub fn observe(&self, pattern: Option<&str>, seconds: f64) {
+        let endpoint = match pattern {
+            Some(p) if p.starts_with("/admin") => "/admin",
+            Some(p) => ENDPOINTS
+                .iter()
+                .find(|e| **e == p)
+                .copied()
+                .unwrap_or("other"),
+            None => "other",
+        };
+        if let Some(h) = self.latency.get(endpoint) {
+            h.observe(seconds);
+        }
+    }
+
+    pub fn render(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(8192);
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut out)
+            .expect("metrics encode");
+        out
+    }
+}
