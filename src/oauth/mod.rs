@@ -11,6 +11,8 @@ mod error;
 mod form;
 mod introspect;
 pub mod limiter;
+#[cfg(test)]
+mod properties;
 mod secret;
 mod token;
 

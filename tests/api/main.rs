@@ -6,9 +6,11 @@ mod deploy;
 mod helpers;
 mod introspection;
 mod jwks;
+mod operations;
 mod private_key_jwt;
 #[path = "../common/process.rs"]
 mod process;
+mod process_ops;
 mod replicas;
 mod rotation;
 mod startup;

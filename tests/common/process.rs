@@ -58,8 +58,8 @@ impl Tokend {
         let log = std::fs::File::create(&self.log).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_tokend"))
             .arg("serve")
-            .envs(self.env.iter().cloned())
             .env_remove("RUST_LOG")
+            .envs(self.env.iter().cloned())
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -96,9 +96,9 @@ impl Tokend {
         let out = Command::new(env!("CARGO_BIN_EXE_tokend"))
             .args(args)
             .arg("--json")
+            .env_remove("RUST_LOG")
             .envs(self.env.iter().cloned())
             .env("TOKEND_ISSUER", self.issuer())
-            .env_remove("RUST_LOG")
             .output()
             .unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
@@ -123,6 +123,21 @@ impl Tokend {
         self.kill_hard();
         self.spawn();
         self.wait_ready();
+    }
+
+    /// Sends SIGTERM without waiting.
+    pub fn signal_term(&self) {
+        if let Some(child) = &self.child {
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(child.id().to_string())
+                .status();
+        }
+    }
+
+    /// Waits for the process to exit; its exit code.
+    pub fn wait_exit(&mut self) -> Option<i32> {
+        self.child.take()?.wait().unwrap().code()
     }
 
     /// SIGTERM, and the exit code.
