@@ -616,6 +616,21 @@ pub struct PlannedEvents {
     pub removal_at: Option<DateTime<Utc>>,
 }
 
+/// `keys check --cache-age D`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CacheCheck {
+    pub safe: bool,
+    pub cache_age: String,
+    /// The first moment a token may carry a `kid` the verifier lacks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub at_risk_from: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kid: Option<String>,
+    /// The setting that would make it safe.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+}
+
 /// The outcome of `keys rotate`.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Rotation {
@@ -675,6 +690,30 @@ impl Admin {
                 rotation_at: at(next.rotation),
                 removal_at: next.removal.map(at),
             },
+        })
+    }
+
+    /// Whether a verifier that caches the JWKS for `cache_age` regardless of
+    /// headers can meet an unknown `kid` under the current plan.
+    pub async fn check_cache(&self, cache_age: Duration) -> Result<CacheCheck, AdminError> {
+        let records = self.records().await?;
+        let now = self.now().timestamp();
+        let policy = self.rotation_policy();
+        let age = cache_age.as_secs() as i64;
+        let risk = plan::fixed_cache_risk(now, &records, &policy, age);
+        let needed = Duration::from_secs((age + policy.refresh_every) as u64);
+        Ok(CacheCheck {
+            safe: risk.is_none(),
+            cache_age: crate::config::fmt_duration(cache_age),
+            at_risk_from: risk.as_ref().map(|(t, _)| at(*t)),
+            kid: risk.as_ref().and_then(|(_, k)| k.clone()),
+            fix: risk.map(|_| {
+                format!(
+                    "set keys.publish_ahead to at least {} (cache age + keys.refresh_every; now {}), or have the verifier honour Cache-Control max-age or refetch the JWKS on an unknown kid",
+                    crate::config::fmt_duration(needed),
+                    crate::config::fmt_duration(self.settings.keys.publish_ahead)
+                )
+            }),
         })
     }
 

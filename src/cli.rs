@@ -164,6 +164,13 @@ pub enum KeysCommand {
     List,
     /// Every key with its state and times, and the next planned events.
     Plan,
+    /// Whether a verifier that caches the JWKS for DUR regardless of headers
+    /// and never refetches on an unknown kid can meet one; exit 1 if so.
+    Check {
+        /// The verifier's fixed cache time, e.g. 10m (Envoy's default).
+        #[arg(long, value_name = "DUR")]
+        cache_age: String,
+    },
     /// Schedule a rotation: publish the next key now, signing after
     /// keys.publish_ahead. With --now, sign with a new key at once.
     Rotate {
@@ -311,6 +318,27 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 KeysCommand::List => {
                     let keys = admin.list_keys().await?;
                     out.print(&keys, || describe_keys(&keys));
+                }
+                KeysCommand::Check { cache_age } => {
+                    let age =
+                        parse_duration(&cache_age).map_err(|e| anyhow!("--cache-age: {e}"))?;
+                    let check = admin.check_cache(age).await?;
+                    out.print(&check, || match &check.at_risk_from {
+                        None => "safe".to_owned(),
+                        Some(t) => format!(
+                            "at risk from {}{}\nfix: {}",
+                            t.to_rfc3339(),
+                            check
+                                .kid
+                                .as_ref()
+                                .map(|k| format!(" (key {k})"))
+                                .unwrap_or_default(),
+                            check.fix.as_deref().unwrap_or_default()
+                        ),
+                    });
+                    if !check.safe {
+                        return Ok(ExitCode::from(1));
+                    }
                 }
                 KeysCommand::Plan => {
                     let plan = admin.key_plan().await?;

@@ -178,6 +178,31 @@ pub fn next_events(now: i64, keys: &[KeyRecord], policy: &RotationPolicy) -> Nex
     }
 }
 
+/// For a verifier that caches the JWKS for `cache_age` seconds regardless of
+/// headers and never refetches on an unknown `kid`: the first moment it may
+/// meet a token whose key it lacks under the current plan, and the key
+/// (`None` for a key the plan has yet to create). A key published `lead`
+/// seconds before it signs is missed when `cache_age + refresh_every > lead`
+/// (a replica may serve the JWKS up to `refresh_every` late).
+pub fn fixed_cache_risk(
+    now: i64,
+    keys: &[KeyRecord],
+    policy: &RotationPolicy,
+    cache_age: i64,
+) -> Option<(i64, Option<String>)> {
+    let needed = cache_age + policy.refresh_every;
+    let existing = keys
+        .iter()
+        .filter(|k| k.revoked_at.is_none() && k.activates_at > now)
+        .filter(|k| k.activates_at - k.created_at < needed)
+        .min_by_key(|k| k.activates_at)
+        .map(|k| (k.activates_at, Some(k.kid.clone())));
+    if existing.is_some() {
+        return existing;
+    }
+    (policy.publish_ahead < needed).then(|| (next_events(now, keys, policy).rotation, None))
+}
+
 /// The JWKS `max-age` at `now` for a replica whose key state (loaded earlier)
 /// plans the next publication at `next_publication`: the configured bound,
 /// or the whole seconds until that publication when sooner, and 0 once it is
@@ -357,6 +382,38 @@ mod tests {
             *counter += 1;
             format!("k{}", *counter - 1)
         });
+    }
+
+    #[test]
+    fn fixed_cache_check() {
+        let p = policy();
+        let keys = vec![KeyRecord {
+            kid: "a".into(),
+            alg: Algorithm::ES256,
+            created_at: 0,
+            activates_at: 0,
+            revoked_at: None,
+            max_ttl_secs: 3600,
+        }];
+        // D + refresh_every ≤ publish_ahead is safe; a minute more is not.
+        assert_eq!(fixed_cache_risk(100, &keys, &p, 3590), None);
+        let (at, kid) = fixed_cache_risk(100, &keys, &p, 3600).unwrap();
+        assert_eq!(kid, None);
+        assert_eq!(at, 30 * DAY);
+        // A next key published only 60 s ahead is at risk for a 10 min cache.
+        let mut short = keys.clone();
+        short.push(KeyRecord {
+            kid: "b".into(),
+            alg: Algorithm::ES256,
+            created_at: 100,
+            activates_at: 160,
+            revoked_at: None,
+            max_ttl_secs: 3600,
+        });
+        assert_eq!(
+            fixed_cache_risk(120, &short, &p, 600),
+            Some((160, Some("b".into())))
+        );
     }
 
     #[test]

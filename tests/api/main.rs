@@ -7,6 +7,7 @@ mod helpers;
 mod introspection;
 mod jwks;
 mod operations;
+mod plan;
 mod private_key_jwt;
 #[path = "../common/process.rs"]
 mod process;
