@@ -174,10 +174,7 @@ fn client_id(req: &HttpRequest) -> Result<String, ApiError> {
     responses(
         (status = 201, description = "created", body = crate::admin::ClientWithSecret),
         (status = 409, description = "the client id is taken", body = ErrorBody),
-        (status = 400, description = "invalid input", body = ErrorBody),
-        (status = 401, description = "no valid bearer token", body = ErrorBody, headers(("WWW-Authenticate" = String))),
-        (status = 403, description = "the admin scope is missing", body = ErrorBody, headers(("WWW-Authenticate" = String))),
-        (status = 503, description = "the database is unavailable", body = ErrorBody, headers(("Retry-After" = String))),
+        super::openapi::AdminErrors,
     ))]
 pub async fn create_client(
     req: HttpRequest,
@@ -205,10 +202,7 @@ pub struct ListQuery {
     ),
     responses(
         (status = 200, description = "a page", body = crate::admin::ClientListPage),
-        (status = 400, description = "invalid input", body = ErrorBody),
-        (status = 401, description = "no valid bearer token", body = ErrorBody, headers(("WWW-Authenticate" = String))),
-        (status = 403, description = "the admin scope is missing", body = ErrorBody, headers(("WWW-Authenticate" = String))),
-        (status = 503, description = "the database is unavailable", body = ErrorBody, headers(("Retry-After" = String))),
+        super::openapi::AdminErrors,
     ))]
 pub async fn list_clients(
     req: HttpRequest,
@@ -228,10 +222,7 @@ pub async fn list_clients(
     responses(
         (status = 200, description = "the client", body = crate::admin::ClientView),
         (status = 404, description = "no such client", body = ErrorBody),
-        (status = 400, description = "invalid input", body = ErrorBody),
-        (status = 401, description = "no valid bearer token", body = ErrorBody, headers(("WWW-Authenticate" = String))),
-        (status = 403, description = "the admin scope is missing", body = ErrorBody, headers(("WWW-Authenticate" = String))),
-        (status = 503, description = "the database is unavailable", body = ErrorBody, headers(("Retry-After" = String))),
+        super::openapi::AdminErrors,
     ))]
 pub async fn get_client(
     req: HttpRequest,
@@ -248,10 +239,7 @@ pub async fn get_client(
     responses(
         (status = 200, description = "the updated client", body = crate::admin::ClientView),
         (status = 404, description = "no such client", body = ErrorBody),
-        (status = 400, description = "invalid input", body = ErrorBody),
-        (status = 401, description = "no valid bearer token", body = ErrorBody, headers(("WWW-Authenticate" = String))),
-        (status = 403, description = "the admin scope is missing", body = ErrorBody, headers(("WWW-Authenticate" = String))),
-        (status = 503, description = "the database is unavailable", body = ErrorBody, headers(("Retry-After" = String))),
+        super::openapi::AdminErrors,
     ))]
 pub async fn update_client(
     req: HttpRequest,
@@ -271,10 +259,7 @@ pub async fn update_client(
     responses(
         (status = 204, description = "deleted"),
         (status = 404, description = "no such client", body = ErrorBody),
-        (status = 400, description = "invalid input", body = ErrorBody),
-        (status = 401, description = "no valid bearer token", body = ErrorBody, headers(("WWW-Authenticate" = String))),
-        (status = 403, description = "the admin scope is missing", body = ErrorBody, headers(("WWW-Authenticate" = String))),
-        (status = 503, description = "the database is unavailable", body = ErrorBody, headers(("Retry-After" = String))),
+        super::openapi::AdminErrors,
     ))]
 pub async fn delete_client(
     req: HttpRequest,
@@ -299,10 +284,7 @@ pub struct SecretRotation {
     responses(
         (status = 200, description = "the client with its new secret", body = crate::admin::ClientWithSecret),
         (status = 404, description = "no such client", body = ErrorBody),
-        (status = 400, description = "invalid input", body = ErrorBody),
-        (status = 401, description = "no valid bearer token", body = ErrorBody, headers(("WWW-Authenticate" = String))),
-        (status = 403, description = "the admin scope is missing", body = ErrorBody, headers(("WWW-Authenticate" = String))),
-        (status = 503, description = "the database is unavailable", body = ErrorBody, headers(("Retry-After" = String))),
+        super::openapi::AdminErrors,
     ))]
 pub async fn rotate_secret(
     req: HttpRequest,
@@ -324,10 +306,7 @@ pub async fn rotate_secret(
 #[utoipa::path(get, path = "/admin/keys", tag = "admin", security(("admin_bearer" = [])),
     responses(
         (status = 200, description = "the keys", body = Vec<crate::admin::KeyView>),
-        (status = 400, description = "invalid input", body = ErrorBody),
-        (status = 401, description = "no valid bearer token", body = ErrorBody, headers(("WWW-Authenticate" = String))),
-        (status = 403, description = "the admin scope is missing", body = ErrorBody, headers(("WWW-Authenticate" = String))),
-        (status = 503, description = "the database is unavailable", body = ErrorBody, headers(("Retry-After" = String))),
+        super::openapi::AdminErrors,
     ))]
 pub async fn list_keys(
     req: HttpRequest,
@@ -341,10 +320,7 @@ pub async fn list_keys(
 #[utoipa::path(get, path = "/admin/keys/plan", tag = "admin", security(("admin_bearer" = [])),
     responses(
         (status = 200, description = "the plan", body = crate::admin::KeyPlan),
-        (status = 400, description = "invalid input", body = ErrorBody),
-        (status = 401, description = "no valid bearer token", body = ErrorBody, headers(("WWW-Authenticate" = String))),
-        (status = 403, description = "the admin scope is missing", body = ErrorBody, headers(("WWW-Authenticate" = String))),
-        (status = 503, description = "the database is unavailable", body = ErrorBody, headers(("Retry-After" = String))),
+        super::openapi::AdminErrors,
     ))]
 pub async fn key_plan(
     req: HttpRequest,
@@ -368,10 +344,7 @@ pub struct RotateRequest {
     request_body(content = Option<super::openapi::RotateBody>),
     responses(
         (status = 200, description = "the rotation", body = crate::admin::Rotation),
-        (status = 400, description = "invalid input", body = ErrorBody),
-        (status = 401, description = "no valid bearer token", body = ErrorBody, headers(("WWW-Authenticate" = String))),
-        (status = 403, description = "the admin scope is missing", body = ErrorBody, headers(("WWW-Authenticate" = String))),
-        (status = 503, description = "the database is unavailable", body = ErrorBody, headers(("Retry-After" = String))),
+        super::openapi::AdminErrors,
     ))]
 pub async fn rotate_keys(
     req: HttpRequest,
@@ -390,10 +363,7 @@ pub async fn rotate_keys(
         (status = 200, description = "the keys after the revocation", body = Vec<crate::admin::KeyView>),
         (status = 404, description = "no such key", body = ErrorBody),
         (status = 409, description = "already revoked", body = ErrorBody),
-        (status = 400, description = "invalid input", body = ErrorBody),
-        (status = 401, description = "no valid bearer token", body = ErrorBody, headers(("WWW-Authenticate" = String))),
-        (status = 403, description = "the admin scope is missing", body = ErrorBody, headers(("WWW-Authenticate" = String))),
-        (status = 503, description = "the database is unavailable", body = ErrorBody, headers(("Retry-After" = String))),
+        super::openapi::AdminErrors,
     ))]
 pub async fn revoke_key(
     req: HttpRequest,

@@ -2,7 +2,6 @@
 //! authenticates as a client exactly as at /token.
 
 use super::MAX_BODY;
-use super::openapi::ErrorBody;
 use super::token::read_body;
 use crate::app::AppState;
 use crate::oauth::{CachedClient, Credentials, Form, OAuthError, parse_form};
@@ -55,14 +54,7 @@ fn no_store(mut builder: actix_web::HttpResponseBuilder) -> actix_web::HttpRespo
     security((), ("client_basic" = [])),
     responses(
         (status = 200, description = "whether the token is active, and its claims", body = super::openapi::IntrospectionResponse),
-        (status = 400, description = "invalid_request and the other RFC 6749 §5.2 errors", body = ErrorBody),
-        (status = 401, description = "invalid_client", body = ErrorBody,
-            headers(("WWW-Authenticate" = String, description = "Basic realm=\"tokend\""))),
-        (status = 413, description = "body over 16 KiB", body = ErrorBody),
-        (status = 429, description = "too many failed client authentications", body = ErrorBody,
-            headers(("Retry-After" = String))),
-        (status = 503, description = "temporarily_unavailable", body = ErrorBody,
-            headers(("Retry-After" = String))),
+        super::openapi::OAuthErrors,
     ))]
 pub async fn introspect(
     req: HttpRequest,
@@ -80,14 +72,7 @@ pub async fn introspect(
     security((), ("client_basic" = [])),
     responses(
         (status = 200, description = "revoked, or nothing to revoke"),
-        (status = 400, description = "invalid_request and the other RFC 6749 §5.2 errors", body = ErrorBody),
-        (status = 401, description = "invalid_client", body = ErrorBody,
-            headers(("WWW-Authenticate" = String, description = "Basic realm=\"tokend\""))),
-        (status = 413, description = "body over 16 KiB", body = ErrorBody),
-        (status = 429, description = "too many failed client authentications", body = ErrorBody,
-            headers(("Retry-After" = String))),
-        (status = 503, description = "temporarily_unavailable", body = ErrorBody,
-            headers(("Retry-After" = String))),
+        super::openapi::OAuthErrors,
     ))]
 pub async fn revoke(
     req: HttpRequest,

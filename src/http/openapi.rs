@@ -31,6 +31,45 @@ pub enum GrantType {
     client_credentials,
 }
 
+/// The error responses every OAuth endpoint may give.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+pub enum OAuthErrors {
+    /// invalid_request and the other RFC 6749 §5.2 errors
+    #[response(status = 400)]
+    BadRequest(ErrorBody),
+    /// invalid_client
+    #[response(status = 401, headers(("WWW-Authenticate" = String, description = "Basic realm=\"tokend\"")))]
+    Unauthorized(ErrorBody),
+    /// the body is over 16 KiB
+    #[response(status = 413)]
+    TooLarge(ErrorBody),
+    /// too many failed client authentications
+    #[response(status = 429, headers(("Retry-After" = String)))]
+    TooMany(ErrorBody),
+    /// temporarily_unavailable
+    #[response(status = 503, headers(("Retry-After" = String)))]
+    Unavailable(ErrorBody),
+}
+
+/// The error responses every admin endpoint may give.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+pub enum AdminErrors {
+    /// invalid input
+    #[response(status = 400)]
+    BadRequest(ErrorBody),
+    /// no valid bearer token
+    #[response(status = 401, headers(("WWW-Authenticate" = String)))]
+    Unauthorized(ErrorBody),
+    /// the admin scope is missing
+    #[response(status = 403, headers(("WWW-Authenticate" = String)))]
+    Forbidden(ErrorBody),
+    /// the database is unavailable
+    #[response(status = 503, headers(("Retry-After" = String)))]
+    Unavailable(ErrorBody),
+}
+
 /// The token request (RFC 6749 §4.4.2, RFC 8707). Credentials go in the
 /// Authorization header (client_secret_basic) or in the body.
 #[derive(ToSchema)]

@@ -1,7 +1,6 @@
 //! `POST /token` (RFC 6749 §4.4).
 
 use super::MAX_BODY;
-use super::openapi::ErrorBody;
 use crate::app::AppState;
 use crate::oauth::OAuthError;
 use actix_web::http::header;
@@ -57,14 +56,7 @@ pub async fn read_body(
     responses(
         (status = 200, description = "an RFC 9068 access token", body = crate::oauth::TokenResponse,
             headers(("Cache-Control" = String), ("Pragma" = String))),
-        (status = 400, description = "invalid_request and the other RFC 6749 §5.2 errors", body = ErrorBody),
-        (status = 401, description = "invalid_client", body = ErrorBody,
-            headers(("WWW-Authenticate" = String, description = "Basic realm=\"tokend\""))),
-        (status = 413, description = "body over 16 KiB", body = ErrorBody),
-        (status = 429, description = "too many failed client authentications", body = ErrorBody,
-            headers(("Retry-After" = String))),
-        (status = 503, description = "temporarily_unavailable", body = ErrorBody,
-            headers(("Retry-After" = String))),
+        super::openapi::OAuthErrors,
     ))]
 pub async fn token(
     req: HttpRequest,

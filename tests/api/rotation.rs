@@ -187,17 +187,7 @@ async fn cli_rotate_now_warns_and_revoked_tokens_fail_token_verify() {
     let secret = created["client_secret"].as_str().unwrap().to_owned();
     let http = reqwest::Client::new();
     let token = async || -> String {
-        let body: serde_json::Value = http
-            .post(server.url("/token"))
-            .header("Authorization", basic("c", &secret))
-            .header("Content-Type", "application/x-www-form-urlencoded")
-            .body("grant_type=client_credentials")
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let (_, body) = server.token("c", &secret).await;
         body["access_token"].as_str().unwrap().to_owned()
     };
     let old = token().await;
@@ -376,17 +366,7 @@ async fn sigkill_right_after_a_rotation_step_loses_no_key() {
     // Collect tokens until a rotation step publishes a second key, then kill.
     while jwks_size < 2 {
         assert!(Instant::now() < deadline, "no rotation step observed");
-        let body: serde_json::Value = http
-            .post(server.url("/token"))
-            .header("Authorization", basic("c", &secret))
-            .header("Content-Type", "application/x-www-form-urlencoded")
-            .body("grant_type=client_credentials")
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let (_, body) = server.token("c", &secret).await;
         tokens.push(body["access_token"].as_str().unwrap().to_owned());
         let jwks: serde_json::Value = http
             .get(server.url("/.well-known/jwks.json"))

@@ -77,7 +77,7 @@ impl Tokend {
 
     pub fn wait_ready(&self) {
         let deadline = Instant::now() + Duration::from_secs(30);
-        let client = reqwest::blocking_free_client();
+        let client = raw_http::get_status();
         loop {
             if client(&self.url("/readyz")) == Some(200) {
                 return;
@@ -108,6 +108,28 @@ impl Tokend {
             json,
             String::from_utf8_lossy(&out.stderr).into_owned(),
         )
+    }
+
+    /// POST /token with client_secret_basic; the JSON body and the status.
+    pub async fn token(&self, id: &str, secret: &str) -> (u16, serde_json::Value) {
+        use base64::Engine;
+        let enc = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+        let basic = base64::engine::general_purpose::STANDARD.encode(format!(
+            "{}:{}",
+            enc(id),
+            enc(secret)
+        ));
+        // A new client each time: a restarted server drops pooled connections.
+        let resp = reqwest::Client::new()
+            .post(self.url("/token"))
+            .header("Authorization", format!("Basic {basic}"))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body("grant_type=client_credentials")
+            .send()
+            .await
+            .expect("tokend answers");
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(serde_json::Value::Null))
     }
 
     /// SIGKILL: no chance to clean up.
@@ -158,10 +180,10 @@ impl Drop for Tokend {
 }
 
 /// A tiny blocking GET for readiness polls, without a runtime.
-mod reqwest {
+mod raw_http {
     use std::io::{Read, Write};
 
-    pub fn blocking_free_client() -> impl Fn(&str) -> Option<u16> {
+    pub fn get_status() -> impl Fn(&str) -> Option<u16> {
         |url: &str| {
             let rest = url.strip_prefix("http://")?;
             let (host, path) = rest.split_once('/')?;
