@@ -65,10 +65,22 @@ async fn served_max_age_shrinks_to_the_next_publication_and_returns_to_the_bound
     );
 }
 
+/// Two replicas (processes) on one database — SQLite, or PostgreSQL when
+/// `TOKEND_TEST_DATABASE_URL` is set: the publication `keys plan` announces
+/// is what both JWKS then show, within a second and a half, and no served
+/// max-age outlives it.
 #[tokio::test]
 async fn keys_plan_matches_what_the_jwks_then_shows_in_real_time() {
     let dir = tempfile::tempdir().unwrap();
-    let mut env = Tokend::sqlite_env(dir.path());
+    let db = TestDatabase::new(dir.path()).await;
+    let mut env = vec![
+        ("TOKEND_DATABASE_URL".to_owned(), db.url.clone()),
+        (
+            "TOKEND_MASTER_KEY_FILE".to_owned(),
+            dir.path().join("master.key").display().to_string(),
+        ),
+        ("TOKEND_ISSUER".to_owned(), "https://auth.test".to_owned()),
+    ];
     for (k, v) in [
         ("TOKEND_KEYS__ROTATE_EVERY", "8s"),
         ("TOKEND_KEYS__PUBLISH_AHEAD", "3s"),
@@ -78,8 +90,11 @@ async fn keys_plan_matches_what_the_jwks_then_shows_in_real_time() {
     ] {
         env.push((k.into(), v.into()));
     }
-    let server = Tokend::start(&env, dir.path());
-    let (code, plan, err) = server.cli(&["keys", "plan"]);
+    let replicas = [
+        Tokend::start(&env, dir.path()),
+        Tokend::start(&env, dir.path()),
+    ];
+    let (code, plan, err) = replicas[0].cli(&["keys", "plan"]);
     assert_eq!(code, 0, "{err}");
     let announced =
         chrono::DateTime::parse_from_rfc3339(plan["next"]["key_published_at"].as_str().unwrap())
@@ -88,24 +103,34 @@ async fn keys_plan_matches_what_the_jwks_then_shows_in_real_time() {
             / 1000.0;
     let http = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(12);
-    loop {
-        assert!(Instant::now() < deadline, "no publication observed");
-        let now = chrono::Utc::now().timestamp_millis() as f64 / 1000.0;
-        let (age, keys) = max_age(&server.url(""), &http).await;
-        if keys == 2 {
-            let difference = (now - announced).abs();
-            assert!(
-                difference <= 1.5,
-                "announced {announced}, seen {now} ({difference:.2}s)"
-            );
-            break;
-        }
-        // Never cached past the announced publication.
+    let mut seen: [Option<f64>; 2] = [None, None];
+    while seen.iter().any(Option::is_none) {
         assert!(
-            now + age as f64 <= announced + 1.0,
-            "max-age {age} at {now} outlives {announced}"
+            Instant::now() < deadline,
+            "no publication observed: {seen:?}"
         );
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        for (i, server) in replicas.iter().enumerate() {
+            if seen[i].is_some() {
+                continue;
+            }
+            let now = chrono::Utc::now().timestamp_millis() as f64 / 1000.0;
+            let (age, keys) = max_age(&server.url(""), &http).await;
+            if keys == 2 {
+                seen[i] = Some(now);
+            } else {
+                // Never cached past the announced publication.
+                assert!(
+                    now + age as f64 <= announced + 1.0,
+                    "max-age {age} at {now} outlives {announced}"
+                );
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for (i, at) in seen.iter().enumerate() {
+        let difference = at.unwrap() - announced;
+        eprintln!("replica {i}: JWKS showed the key {difference:+.2}s from the announced time");
+        assert!(difference.abs() <= 1.5, "replica {i}: {difference:.2}s");
     }
 }
 

@@ -384,3 +384,100 @@ async fn database_outage_keeps_known_clients_served_and_recovers_without_restart
         "changes flow again after the outage"
     );
 }
+
+/// Two replicas on PostgreSQL with their own clocks. While the next key is
+/// due and no replica can have it (the rotation lock is held elsewhere), both
+/// serve `max-age=0`; once it is created, exactly once, both serve it with the
+/// bound again.
+#[tokio::test]
+async fn replicas_serve_max_age_zero_while_a_due_key_is_unseen() {
+    if !postgres_enabled() {
+        return;
+    }
+    use std::sync::Arc;
+    use tokend::app::Application;
+    use tokend::clock::ManualClock;
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDatabase::new(dir.path()).await;
+    let bound = Duration::from_secs(6 * 3600);
+    let settings = {
+        let mut s = test_settings(dir.path(), &db.url);
+        s.keys.jwks_max_age = bound;
+        s.issuer = Some("https://auth.test".into());
+        s
+    };
+    let mut replicas = Vec::new();
+    let start = chrono::Utc::now();
+    for _ in 0..2 {
+        let clock = ManualClock::new(start);
+        let app = Application::build(settings.clone(), Arc::new(clock.clone()))
+            .await
+            .unwrap();
+        let url = format!("http://127.0.0.1:{}", app.port());
+        let state = app.state();
+        tokio::spawn(app.run_until_stopped());
+        replicas.push((clock, url, state));
+    }
+    let publication = replicas[0]
+        .2
+        .admin
+        .key_plan()
+        .await
+        .unwrap()
+        .next
+        .key_published_at;
+    let http = reqwest::Client::new();
+    let served = |url: String| {
+        let http = http.clone();
+        async move {
+            let resp = http
+                .get(format!("{url}/.well-known/jwks.json"))
+                .send()
+                .await
+                .unwrap();
+            let cc = resp.headers()["cache-control"].to_str().unwrap().to_owned();
+            let age: u64 = cc.trim_start_matches("public, max-age=").parse().unwrap();
+            let jwks: serde_json::Value = resp.json().await.unwrap();
+            (age, jwks["keys"].as_array().unwrap().len())
+        }
+    };
+
+    // Hold the rotation lock: no replica can create the due key.
+    let mut holder = {
+        use sqlx::Connection;
+        sqlx::PgConnection::connect(&db.url).await.unwrap()
+    };
+    sqlx::query("SELECT pg_advisory_lock(7411120001)")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    for (clock, _, _) in &replicas {
+        clock.set(publication + chrono::Duration::seconds(2));
+    }
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    for (_, url, _) in &replicas {
+        assert_eq!(
+            served(url.clone()).await,
+            (0, 1),
+            "due and unseen: max-age 0"
+        );
+    }
+
+    sqlx::query("SELECT pg_advisory_unlock(7411120001)")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    for (_, url, _) in &replicas {
+        let converged = eventually(Duration::from_secs(3), || async {
+            served(url.clone()).await == (bound.as_secs(), 2)
+        })
+        .await;
+        assert!(
+            converged,
+            "{url} serves the new key with the bound: {:?}",
+            served(url.clone()).await
+        );
+    }
+    let keys = replicas[1].2.admin.list_keys().await.unwrap();
+    assert_eq!(keys.len(), 2, "exactly one next key for the rotation");
+}
