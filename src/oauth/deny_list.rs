@@ -51,3 +51,20 @@ impl DenyList {
         self.len() == 0
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_leave_once_their_token_expired() {
+        let deny = DenyList::default();
+        deny.insert("a", 100);
+        deny.insert("b", 200);
+        assert!(deny.contains("a") && deny.contains("b"));
+        deny.sweep(150);
+        assert!(!deny.contains("a"));
+        assert!(deny.contains("b"));
+        assert_eq!(deny.len(), 1);
+    }
+}

@@ -219,3 +219,26 @@ async fn toml_file_then_environment() {
         "env ttl 2h over file max_ttl 1h: {stderr}"
     );
 }
+
+#[tokio::test]
+async fn migrate_applies_migrations_to_a_new_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/fresh.db", dir.path().display());
+    let out = Command::new(env!("CARGO_BIN_EXE_tokend"))
+        .args(["migrate", "--json"])
+        .env("TOKEND_DATABASE_URL", &url)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        json(&String::from_utf8_lossy(&out.stdout)),
+        serde_json::json!({"migrated": true})
+    );
+    assert!(dir.path().join("fresh.db").exists());
+    // Migrations only: no master key is created.
+    assert!(!dir.path().join("master.key").exists());
+}

@@ -235,3 +235,35 @@ async fn a_revocation_reaches_another_process_on_the_same_database_within_two_se
         "the other replica sees the revocation within 2 s"
     );
 }
+
+#[tokio::test]
+async fn the_deny_list_keeps_a_revoked_jti_only_until_the_token_expires() {
+    let app = spawn_app().await;
+    let c = app.simple_client("svc", "read").await;
+    let token = app.access_token(&c).await;
+    let claims = app.verify(&token, &app.issuer).await;
+    let (jti, exp) = (
+        claims["jti"].as_str().unwrap(),
+        claims["exp"].as_i64().unwrap(),
+    );
+    app.post_form(
+        "/revoke",
+        Some(&basic(&c.id, &c.secret)),
+        &format!("token={token}"),
+    )
+    .await;
+    let store = &app.admin().store;
+    assert_eq!(store.revoked_token(jti).await.unwrap(), Some(exp));
+    store.sweep_expired(exp).await.unwrap();
+    assert_eq!(
+        store.revoked_token(jti).await.unwrap(),
+        Some(exp),
+        "kept until exp"
+    );
+    store.sweep_expired(exp + 1).await.unwrap();
+    assert_eq!(
+        store.revoked_token(jti).await.unwrap(),
+        None,
+        "gone after exp"
+    );
+}
