@@ -70,6 +70,12 @@ impl Admin {
             &settings.master_key_file,
             !holds_secrets,
         )?;
+        if source == MasterKeySource::Created {
+            tracing::info!(
+                path = %settings.master_key_file.display(),
+                "created a new master key (mode 0600); back it up with the database"
+            );
+        }
         match store.meta(FINGERPRINT).await? {
             Some(stored) if stored != master.fingerprint() && holds_secrets => {
                 return Err(KeyError::MasterKeyMismatch.into());

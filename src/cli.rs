@@ -292,6 +292,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let settings = Settings::load(cli.config.as_deref())?;
     let out = Output { json: cli.json };
     let clock: SharedClock = Arc::new(SystemClock);
+    if !matches!(cli.command, Command::Serve) {
+        crate::telemetry::init_quiet(settings.log.format);
+    }
     match cli.command {
         Command::Serve => {
             crate::telemetry::init(settings.log.format);

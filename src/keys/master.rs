@@ -90,8 +90,15 @@ impl MasterKey {
                     return Err(KeyError::MasterKeyMissing(file.display().to_string()));
                 }
                 let key = Self::generate();
-                key.write_new(file).map_err(io_err)?;
-                Ok((key, MasterKeySource::Created))
+                match key.write_new(file) {
+                    Ok(()) => Ok((key, MasterKeySource::Created)),
+                    // Another replica created it first: use theirs.
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                        let text = Zeroizing::new(std::fs::read_to_string(file).map_err(io_err)?);
+                        Ok((Self::from_base64(&text)?, MasterKeySource::File))
+                    }
+                    Err(e) => Err(io_err(e)),
+                }
             }
             Err(e) => Err(io_err(e)),
         }
