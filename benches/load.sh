@@ -44,6 +44,13 @@ for alg in RS256 ES256 EdDSA; do
     wait_http "http://127.0.0.1:$port/healthz"
     echo "tokend $alg idle rss_kb=$(rss_kb "$pid")"
     run_wrk "tokend $alg" "http://127.0.0.1:$port/token" "$secret" "$pid"
+    if [ "$alg" = ES256 ]; then
+        token=$(curl -s -u "bench:$secret" -d grant_type=client_credentials "http://127.0.0.1:$port/token" | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+        out=$(TOKEN=$token CLIENT_ID=bench CLIENT_SECRET=$secret wrk -t"$THREADS" -c"$CONNS" -d"${SECS}s" -s benches/introspect.lua "http://127.0.0.1:$port/introspect" | grep RESULT)
+        printf '%-28s %s\n' "tokend introspect ES256" "${out#RESULT }"
+        out=$(wrk -t"$THREADS" -c"$CONNS" -d"${SECS}s" -s benches/jwks.lua "http://127.0.0.1:$port/.well-known/jwks.json" | grep RESULT)
+        printf '%-28s %s\n' "tokend JWKS" "${out#RESULT }"
+    fi
     kill "$pid"; wait "$pid" 2>/dev/null || true
 done
 unset TOKEND_DATABASE_URL TOKEND_MASTER_KEY_FILE TOKEND_KEYS__ALGORITHM TOKEND_LISTEN
