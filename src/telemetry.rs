@@ -67,7 +67,8 @@ fn request_id(request: &ServiceRequest) -> String {
             use aws_lc_rs::rand::{SecureRandom, SystemRandom};
             let mut bytes = [0u8; 8];
             let _ = SystemRandom::new().fill(&mut bytes);
-            bytes.iter().map(|b| format!("{b:02x}")).collect()
+            // One allocation per request, not one per byte.
+            format!("{:016x}", u64::from_be_bytes(bytes))
         }
     }
 }

@@ -364,6 +364,17 @@ mod tests {
 
     const DAY: i64 = 86_400;
 
+    fn key(kid: &str, created_at: i64, activates_at: i64, max_ttl_secs: i64) -> KeyRecord {
+        KeyRecord {
+            kid: kid.into(),
+            alg: Algorithm::ES256,
+            created_at,
+            activates_at,
+            revoked_at: None,
+            max_ttl_secs,
+        }
+    }
+
     fn policy() -> RotationPolicy {
         RotationPolicy {
             algorithm: Algorithm::ES256,
@@ -387,14 +398,7 @@ mod tests {
     #[test]
     fn fixed_cache_check() {
         let p = policy();
-        let keys = vec![KeyRecord {
-            kid: "a".into(),
-            alg: Algorithm::ES256,
-            created_at: 0,
-            activates_at: 0,
-            revoked_at: None,
-            max_ttl_secs: 3600,
-        }];
+        let keys = vec![key("a", 0, 0, 3600)];
         // D + refresh_every ≤ publish_ahead is safe; a minute more is not.
         assert_eq!(fixed_cache_risk(100, &keys, &p, 3590), None);
         let (at, kid) = fixed_cache_risk(100, &keys, &p, 3600).unwrap();
@@ -402,14 +406,7 @@ mod tests {
         assert_eq!(at, 30 * DAY);
         // A next key published only 60 s ahead is at risk for a 10 min cache.
         let mut short = keys.clone();
-        short.push(KeyRecord {
-            kid: "b".into(),
-            alg: Algorithm::ES256,
-            created_at: 100,
-            activates_at: 160,
-            revoked_at: None,
-            max_ttl_secs: 3600,
-        });
+        short.push(key("b", 100, 160, 3600));
         assert_eq!(
             fixed_cache_risk(120, &short, &p, 600),
             Some((160, Some("b".into())))
@@ -460,14 +457,7 @@ mod tests {
     #[test]
     fn rotation_after_downtime_still_publishes_ahead() {
         let p = policy();
-        let keys = vec![KeyRecord {
-            kid: "a".into(),
-            alg: Algorithm::ES256,
-            created_at: 0,
-            activates_at: 0,
-            revoked_at: None,
-            max_ttl_secs: 3600,
-        }];
+        let keys = vec![key("a", 0, 0, 3600)];
         let now = 40 * DAY; // the server was down past the rotation time
         let actions = plan(now, &keys, &p);
         assert_eq!(
@@ -502,24 +492,7 @@ mod tests {
     #[test]
     fn retired_key_is_kept_for_its_largest_recorded_max_ttl() {
         let p = policy();
-        let keys = vec![
-            KeyRecord {
-                kid: "old".into(),
-                alg: Algorithm::ES256,
-                created_at: 0,
-                activates_at: 0,
-                revoked_at: None,
-                max_ttl_secs: 7200,
-            },
-            KeyRecord {
-                kid: "new".into(),
-                alg: Algorithm::ES256,
-                created_at: 100,
-                activates_at: 5000,
-                revoked_at: None,
-                max_ttl_secs: 60,
-            },
-        ];
+        let keys = vec![key("old", 0, 0, 7200), key("new", 100, 5000, 60)];
         let removal = 5000 + p.refresh_every + 7200 + p.leeway;
         assert_eq!(removal_at(&keys[0], &keys, &p), Some(removal));
         assert!(plan(removal - 1, &keys, &p).is_empty());

@@ -166,10 +166,6 @@ impl KeyRing {
         self.get(&active.kid).and_then(|k| k.signer.as_ref())
     }
 
-    pub fn keys(&self) -> &[RingKey] {
-        &self.keys
-    }
-
     pub fn records(&self) -> &[KeyRecord] {
         &self.records
     }

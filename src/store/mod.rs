@@ -122,10 +122,6 @@ impl Store {
         Ok(Self { pool, kind })
     }
 
-    pub fn kind(&self) -> DbKind {
-        self.kind
-    }
-
     /// Applies pending migrations of this database kind.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         let migrator = match self.kind {
