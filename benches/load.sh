@@ -1,21 +1,33 @@
 #!/usr/bin/env bash
-# Load benchmark: tokend's token endpoint (RS256, ES256, EdDSA) against
-# node-oidc-provider (one process and a two-worker cluster) and a bare
-# actix-web handler (the ceiling), in one run on this machine, with wrk.
+# Load benchmark, one run on this machine, with wrk:
+#   - tokend's token endpoint (RS256, ES256, EdDSA), introspection, JWKS;
+#   - the RSA-2048 two-core signing limit (examples/rsa_limit.rs);
+#   - scale: 10 clients, then the same 10 among 1,000,000 registered clients;
+#   - node-oidc-provider (one process and a two-worker cluster);
+#   - a bare actix-web handler (the ceiling, examples/ceiling.rs);
+# then ratios.
 #
 #   benches/load.sh [SECONDS] [CONNECTIONS]      (defaults: 10 s, 32)
-#   QUICK=1 benches/load.sh 1 4                  (CI: checks the script works)
+#   QUICK=1 PROFILE=debug benches/load.sh 1 4    (CI: checks the script works)
 #
+# QUICK=1 fills 10,000 clients instead of 1,000,000; PROFILE=debug uses the
+# test build instead of building the release one (LTO takes minutes).
 # Needs wrk (apt-get install wrk) and, for the peer, Node.js (npm installs
-# oidc-provider into benches/peers). Prints one row per target and ratios.
+# oidc-provider into benches/peers).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-10}
 CONNS=${2:-32}
 THREADS=2
+PROFILE=${PROFILE:-release}
+FILL=$([ -n "${QUICK:-}" ] && echo 10000 || echo 1000000)
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)"; exit 2; }
-cargo build --release --quiet --bin tokend --example ceiling
-BIN=target/release/tokend
+if [ "$PROFILE" = release ]; then
+    cargo build --release --quiet --bin tokend --example ceiling --example rsa_limit
+else
+    cargo build --quiet --bin tokend --example ceiling --example rsa_limit
+fi
+BIN=target/$PROFILE/tokend
 tmp=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]:-}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$tmp"; }
@@ -24,43 +36,76 @@ trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_http() { for _ in $(seq 1 200); do curl -s -o /dev/null "$1" && return 0; sleep 0.05; done; echo "no answer from $1"; exit 1; }
 rss_kb() { ps -o rss= -p "$1" | tr -d ' '; }
+json_field() { python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
 
 declare -A RPS
-run_wrk() { # name url secret pid
-    local out
-    out=$(CLIENT_ID=bench CLIENT_SECRET="$3" wrk -t"$THREADS" -c"$CONNS" -d"${SECS}s" -s benches/token.lua "$2" | grep RESULT)
-    local rps=${out#*rps=}; rps=${rps%% *}
-    RPS[$1]=$rps
-    printf '%-28s %s rss_kb=%s\n' "$1" "${out#RESULT }" "$(rss_kb "$4")"
+# wrk_row NAME URL SCRIPT PID [VAR=VALUE...]: one wrk run, one printed row.
+wrk_row() {
+    local name=$1 url=$2 script=$3 pid=$4 out rps
+    shift 4
+    out=$(env "$@" wrk -t"$THREADS" -c"$CONNS" -d"${SECS}s" -s "benches/$script" "$url" | grep RESULT)
+    rps=${out#*rps=}; rps=${rps%% *}
+    RPS[$name]=$rps
+    case "$out" in *" errors=0"*) ;; *) echo "$name: errors in the run: $out"; FAILED=1 ;; esac
+    printf '%-30s %s rss_kb=%s\n' "$name" "${out#RESULT }" "$(rss_kb "$pid")"
 }
+FAILED=0
 
-echo "machine: $(nproc) cores, $(uname -m); wrk -t$THREADS -c$CONNS -d${SECS}s"
+# start_tokend ALG DB: a tokend on a free port; sets PORT and PID.
+start_tokend() {
+    PORT=$(free_port)
+    TOKEND_LISTEN=127.0.0.1:$PORT $BIN serve 2>>"$tmp/tokend.log" & PID=$!; pids+=("$PID")
+    wait_http "http://127.0.0.1:$PORT/healthz"
+}
+use_db() { # NAME ALG
+    export TOKEND_DATABASE_URL="sqlite://$tmp/$1.db" TOKEND_MASTER_KEY_FILE="$tmp/$1.key" \
+        TOKEND_KEYS__ALGORITHM=$2 RUST_LOG=warn
+}
+stop() { kill "$1"; wait "$1" 2>/dev/null || true; }
+
+echo "machine: $(nproc) cores, $(uname -m), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); wrk -t$THREADS -c$CONNS -d${SECS}s; $PROFILE build"
 for alg in RS256 ES256 EdDSA; do
-    port=$(free_port)
-    export TOKEND_DATABASE_URL="sqlite://$tmp/$alg.db" TOKEND_MASTER_KEY_FILE="$tmp/$alg.key" \
-        TOKEND_KEYS__ALGORITHM=$alg TOKEND_LISTEN=127.0.0.1:$port RUST_LOG=warn
-    secret=$($BIN client create --name bench --id bench --scope read --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["client_secret"])')
-    $BIN serve 2>"$tmp/$alg.log" & pid=$!; pids+=("$pid")
-    wait_http "http://127.0.0.1:$port/healthz"
-    echo "tokend $alg idle rss_kb=$(rss_kb "$pid")"
-    run_wrk "tokend $alg" "http://127.0.0.1:$port/token" "$secret" "$pid"
+    use_db "$alg" "$alg"
+    secret=$($BIN client create --name bench --id bench --scope read --json | json_field client_secret)
+    start_tokend
+    echo "tokend $alg idle rss_kb=$(rss_kb "$PID")"
+    wrk_row "tokend $alg" "http://127.0.0.1:$PORT/token" token.lua "$PID" CLIENT_ID=bench CLIENT_SECRET="$secret"
     if [ "$alg" = ES256 ]; then
-        token=$(curl -s -u "bench:$secret" -d grant_type=client_credentials "http://127.0.0.1:$port/token" | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
-        out=$(TOKEN=$token CLIENT_ID=bench CLIENT_SECRET=$secret wrk -t"$THREADS" -c"$CONNS" -d"${SECS}s" -s benches/introspect.lua "http://127.0.0.1:$port/introspect" | grep RESULT)
-        printf '%-28s %s\n' "tokend introspect ES256" "${out#RESULT }"
-        out=$(wrk -t"$THREADS" -c"$CONNS" -d"${SECS}s" -s benches/jwks.lua "http://127.0.0.1:$port/.well-known/jwks.json" | grep RESULT)
-        printf '%-28s %s\n' "tokend JWKS" "${out#RESULT }"
+        token=$(curl -s -u "bench:$secret" -d grant_type=client_credentials "http://127.0.0.1:$PORT/token" | json_field access_token)
+        wrk_row "tokend introspect ES256" "http://127.0.0.1:$PORT/introspect" introspect.lua "$PID" \
+            TOKEN="$token" CLIENT_ID=bench CLIENT_SECRET="$secret"
+        wrk_row "tokend JWKS" "http://127.0.0.1:$PORT/.well-known/jwks.json" jwks.lua "$PID"
     fi
-    kill "$pid"; wait "$pid" 2>/dev/null || true
+    stop "$PID"
 done
-unset TOKEND_DATABASE_URL TOKEND_MASTER_KEY_FILE TOKEND_KEYS__ALGORITHM TOKEND_LISTEN
+
+out=$(SECS=$SECS target/$PROFILE/examples/rsa_limit)
+RSA_LIMIT=${out#*sigs_per_s=}; RSA_LIMIT=${RSA_LIMIT%% *}
+printf '%-30s %s\n' "RSA-2048 signing limit" "${out#RESULT }"
+
+# Scale: the same ten clients, first alone, then among FILL filler clients.
+use_db scale ES256
+clients=""
+for i in 0 1 2 3 4 5 6 7 8 9; do
+    secret=$($BIN client create --name "c$i" --id "c$i" --scope read --json | json_field client_secret)
+    clients+="c$i:$secret,"
+done
+start_tokend
+wrk_row "scale: 10 clients" "http://127.0.0.1:$PORT/token" clients.lua "$PID" CLIENTS="$clients"
+stop "$PID"
+total=$(python3 benches/fill_clients.py "$tmp/scale.db" c0 "$FILL")
+start_tokend
+wrk_row "scale: $total clients" "http://127.0.0.1:$PORT/token" clients.lua "$PID" CLIENTS="$clients"
+stop "$PID"
+unset TOKEND_DATABASE_URL TOKEND_MASTER_KEY_FILE TOKEND_KEYS__ALGORITHM
 
 port=$(free_port)
-LISTEN=127.0.0.1:$port target/release/examples/ceiling & pid=$!; pids+=("$pid")
+LISTEN=127.0.0.1:$port target/$PROFILE/examples/ceiling & pid=$!; pids+=("$pid")
 wait_http "http://127.0.0.1:$port/token"
-run_wrk "ceiling (bare actix-web)" "http://127.0.0.1:$port/token" "x" "$pid"
-kill "$pid"
+wrk_row "ceiling (bare actix-web)" "http://127.0.0.1:$port/token" token.lua "$pid" CLIENT_SECRET=x
+stop "$pid"
 
+ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
 if command -v node >/dev/null && (cd benches/peers && npm install --silent --no-audit --no-fund >/dev/null 2>&1); then
     peer_secret=bench-secret-bench-secret-bench-secret-00
     for workers in 1 2; do
@@ -68,17 +113,20 @@ if command -v node >/dev/null && (cd benches/peers && npm install --silent --no-
             port=$(free_port)
             (cd benches/peers && PORT=$port ALG=$alg WORKERS=$workers CLIENT_SECRET=$peer_secret exec node oidc-provider.mjs 2>/dev/null) & pid=$!; pids+=("$pid")
             wait_http "http://127.0.0.1:$port/.well-known/openid-configuration"
-            run_wrk "oidc-provider $alg x$workers" "http://127.0.0.1:$port/token" "$peer_secret" "$pid"
+            wrk_row "oidc-provider $alg x$workers" "http://127.0.0.1:$port/token" token.lua "$pid" \
+                CLIENT_ID=bench CLIENT_SECRET=$peer_secret
             pkill -P "$pid" 2>/dev/null || true; kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true
         done
     done
-    ratio() { python3 -c "print(f'{$1/$2:.1f}x')"; }
-    echo "tokend ES256 / oidc-provider ES256 x2: $(ratio "${RPS[tokend ES256]}" "${RPS[oidc-provider ES256 x2]}")"
-    echo "tokend RS256 / oidc-provider RS256 x2: $(ratio "${RPS[tokend RS256]}" "${RPS[oidc-provider RS256 x2]}")"
+    echo "tokend ES256 / oidc-provider ES256 x2: $(ratio "${RPS[tokend ES256]}" "${RPS[oidc-provider ES256 x2]}")x"
+    echo "tokend RS256 / oidc-provider RS256 x2: $(ratio "${RPS[tokend RS256]}" "${RPS[oidc-provider RS256 x2]}")x"
 else
     echo "node-oidc-provider skipped (no Node.js or npm install failed)"
 fi
 ceiling=${RPS[ceiling (bare actix-web)]}
 for alg in RS256 ES256 EdDSA; do
-    python3 -c "print(f'tokend $alg / ceiling: {${RPS[tokend $alg]}/$ceiling:.2f}')"
+    echo "tokend $alg / ceiling: $(ratio "${RPS[tokend $alg]}" "$ceiling")"
 done
+echo "tokend RS256 / RSA-2048 two-core signing limit: $(ratio "${RPS[tokend RS256]}" "$RSA_LIMIT")"
+echo "scale: $total clients / 10 clients: $(ratio "${RPS[scale: $total clients]}" "${RPS[scale: 10 clients]}")"
+exit $FAILED

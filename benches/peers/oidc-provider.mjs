@@ -38,6 +38,8 @@ if (cluster.isPrimary && workers > 1) {
     }],
     jwks: { keys: [jwk] },
     scopes: ["read"],
+    // tokend's default lifetime; also silences the default-ttl notice.
+    ttl: { ClientCredentials: 3600 },
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },

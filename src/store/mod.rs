@@ -160,13 +160,14 @@ impl Store {
 
     /// Whether anything in the database was sealed or keyed under a master key.
     pub async fn holds_secrets(&self) -> Result<bool, StoreError> {
-        let keys: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM signing_keys")
-            .fetch_one(&self.pool)
-            .await?;
-        let clients: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM clients")
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(keys + clients > 0)
+        // EXISTS, not COUNT(*): start-up must not scan a million clients.
+        let any: i64 = sqlx::query_scalar(
+            "SELECT CASE WHEN EXISTS (SELECT 1 FROM signing_keys) \
+             OR EXISTS (SELECT 1 FROM clients) THEN 1 ELSE 0 END",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(any == 1)
     }
 
     pub async fn close(&self) {
