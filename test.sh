@@ -14,7 +14,7 @@ fi
 (cd "$interop" && npm ci --silent --no-audit --no-fund)
 
 echo "== cargo test (SQLite)"
-env -u TOKEND_TEST_DATABASE_URL cargo test --all-targets
+env -u TOKEND_TEST_DATABASE_URL cargo test --workspace --all-targets --all-features
 
 if [ -n "${TOKEND_TEST_DATABASE_URL:-}" ]; then
     echo "== integration tests on PostgreSQL"

@@ -185,8 +185,21 @@ pub enum KeysCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum TokenCommand {
-    /// Verify a token against the local keys and print its claims.
-    Verify { token: String },
+    /// Verify a token and print its claims: against the local keys, or with
+    /// --remote as a resource server would (discovery, JWKS, RFC 9068 checks).
+    /// Exit status 1 when the token is invalid.
+    Verify {
+        /// The access token, or - to read it from stdin (keeps it out of the
+        /// shell history).
+        token: String,
+        /// Verify offline from this issuer's published JWKS (RFC 8414
+        /// discovery) instead of the local database, e.g. https://tokend.example
+        #[arg(long, value_name = "ISSUER")]
+        remote: Option<String>,
+        /// With --remote: the audience the token must carry (default: any).
+        #[arg(long, requires = "remote", value_name = "AUDIENCE")]
+        audience: Option<String>,
+    },
 }
 
 fn parse_claims(pairs: &[String]) -> anyhow::Result<serde_json::Map<String, serde_json::Value>> {
@@ -411,7 +424,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             });
             Ok(ExitCode::SUCCESS)
         }
-        Command::Token(TokenCommand::Verify { token }) => {
+        Command::Token(TokenCommand::Verify {
+            token,
+            remote,
+            audience,
+        }) => {
+            let token = if token == "-" {
+                let mut buf = String::new();
+                std::io::Read::read_to_string(&mut std::io::stdin(), &mut buf)?;
+                buf
+            } else {
+                token
+            };
+            if let Some(issuer) = remote {
+                return verify_remote(&issuer, audience, token.trim(), &settings, &out).await;
+            }
             let admin = Admin::open(Arc::new(settings.clone()), clock.clone()).await?;
             let issuer = settings.issuer_for(settings.listen_addr()?);
             let ring = admin.load_ring().await?;
@@ -437,6 +464,51 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     Ok(ExitCode::from(1))
                 }
             }
+        }
+    }
+}
+
+/// `token verify --remote`: the resource-server path of tokend-verify.
+async fn verify_remote(
+    issuer: &str,
+    audience: Option<String>,
+    token: &str,
+    settings: &Settings,
+    out: &Output,
+) -> anyhow::Result<ExitCode> {
+    let builder = tokend_verify::Verifier::builder(issuer).leeway(settings.tokens.leeway);
+    let builder = match audience {
+        Some(audience) => builder.audience(audience),
+        None => builder.any_audience(),
+    };
+    let verifier = builder.build()?;
+    match verifier.verify(token).await {
+        Ok(verified) => {
+            let claims = verified.claims();
+            out.print(
+                &serde_json::json!({
+                    "valid": true, "kid": verified.kid, "alg": verified.algorithm.name(), "claims": claims,
+                }),
+                || {
+                    format!(
+                        "valid (kid {}, {})\n{}",
+                        verified.kid,
+                        verified.algorithm,
+                        serde_json::to_string_pretty(&claims).expect("claims serialize")
+                    )
+                },
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(tokend_verify::VerifyError::KeysUnavailable(why)) => {
+            Err(anyhow!("cannot fetch the keys of {issuer}: {why}"))
+        }
+        Err(e) => {
+            out.print(
+                &serde_json::json!({"valid": false, "reason": e.to_string()}),
+                || format!("invalid: {e}"),
+            );
+            Ok(ExitCode::from(1))
         }
     }
 }

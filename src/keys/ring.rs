@@ -6,7 +6,7 @@
 use super::plan;
 use super::signer::{PublicJwk, Signer};
 use super::{KeyError, MasterKey};
-use crate::domain::{Algorithm, KeyRecord};
+use crate::domain::KeyRecord;
 use aws_lc_rs::digest;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
@@ -16,7 +16,6 @@ use serde::{Deserialize, Serialize};
 pub struct RingKey {
     pub record: KeyRecord,
     pub jwk: PublicJwk,
-    decoding: jsonwebtoken::DecodingKey,
     signer: Option<Signer>,
 }
 
@@ -35,7 +34,6 @@ impl RingKey {
             kid: record.kid.clone(),
             reason: format!("stored JWK is not valid: {e}"),
         })?;
-        let decoding = jwk.decoding_key()?;
         let may_sign = matches!(
             plan::state(&record, all, now),
             plan::KeyState::Next | plan::KeyState::Active
@@ -50,7 +48,6 @@ impl RingKey {
         Ok(Self {
             record,
             jwk,
-            decoding,
             signer,
         })
     }
@@ -100,6 +97,9 @@ pub struct KeyRing {
     records: Vec<KeyRecord>,
     jwks: Bytes,
     etag: String,
+    /// Every unrevoked key, parsed once for verification (introspection,
+    /// `token verify`) through the same code resource servers use.
+    verifying: tokend_verify::KeySet,
     /// When the rotation plan will next publish a key (unix seconds).
     next_publication: Option<i64>,
 }
@@ -134,11 +134,23 @@ impl KeyRing {
             "\"{}\"",
             B64.encode(&digest::digest(&digest::SHA256, &jwks).as_ref()[..16])
         );
+        let unrevoked: Vec<&PublicJwk> = keys
+            .iter()
+            .filter(|k| k.record.revoked_at.is_none())
+            .map(|k| &k.jwk)
+            .collect();
+        let verifying = tokend_verify::KeySet::from_jwks(
+            &serde_json::to_vec(&serde_json::json!({ "keys": unrevoked }))
+                .expect("a JWKS always serializes"),
+            &tokend_verify::Algorithm::ALL,
+        )
+        .expect("a JWKS rendered here always parses");
         Self {
             keys,
             records,
             jwks,
             etag,
+            verifying,
             next_publication: None,
         }
     }
@@ -193,50 +205,33 @@ impl KeyRing {
         now: i64,
         leeway: i64,
     ) -> Result<AccessClaims, VerifyError> {
-        let header = jsonwebtoken::decode_header(token).map_err(|_| VerifyError::Malformed)?;
-        if !header
-            .typ
-            .as_deref()
-            .is_some_and(|t| t.eq_ignore_ascii_case("at+jwt"))
-        {
-            return Err(VerifyError::WrongType);
-        }
-        let kid = header.kid.as_deref().ok_or(VerifyError::UnknownKey)?;
-        let key = self.get(kid).ok_or(VerifyError::UnknownKey)?;
-        if key.record.revoked_at.is_some() {
-            return Err(VerifyError::RevokedKey);
-        }
-        if format!("{:?}", header.alg) != key.record.alg.as_str() {
-            return Err(VerifyError::WrongAlgorithm);
-        }
-        let mut validation = jsonwebtoken::Validation::new(jwt_alg(key.record.alg));
-        // Time is checked below against the injected clock.
-        validation.validate_exp = false;
-        validation.validate_nbf = false;
-        validation.validate_aud = false;
-        validation.required_spec_claims.clear();
-        let data = jsonwebtoken::decode::<AccessClaims>(token, &key.decoding, &validation)
+        use tokend_verify::VerifyError as E;
+        let rules = tokend_verify::Rules {
+            issuer: issuer.to_owned(),
+            audience: None,
+            leeway: u64::try_from(leeway).unwrap_or(0),
+            algorithms: tokend_verify::Algorithm::ALL.to_vec(),
+        };
+        let token = tokend_verify::verify_token(token, &self.verifying, &rules, now).map_err(
+            |e| match e {
+                E::Malformed | E::MissingKid | E::UnsupportedCritical => VerifyError::Malformed,
+                E::WrongType => VerifyError::WrongType,
+                E::UnknownKey(kid) if self.get(&kid).is_some() => VerifyError::RevokedKey,
+                E::UnknownKey(_) | E::KeysUnavailable(_) => VerifyError::UnknownKey,
+                E::AlgorithmNotAllowed(_) | E::AlgorithmMismatch { .. } => {
+                    VerifyError::WrongAlgorithm
+                }
+                E::WrongIssuer(_) => VerifyError::WrongIssuer,
+                E::Expired => VerifyError::Expired,
+                E::NotYetValid => VerifyError::NotYetValid,
+                e @ (E::BadSignature
+                | E::MalformedClaims
+                | E::MissingClaim(_)
+                | E::WrongAudience) => VerifyError::Invalid(e.to_string()),
+            },
+        )?;
+        let claims: AccessClaims = serde_json::from_value(token.claims())
             .map_err(|e| VerifyError::Invalid(e.to_string()))?;
-        let claims = data.claims;
-        if claims.iss != issuer {
-            return Err(VerifyError::WrongIssuer);
-        }
-        if now >= claims.exp + leeway {
-            return Err(VerifyError::Expired);
-        }
-        if now + leeway < claims.nbf {
-            return Err(VerifyError::NotYetValid);
-        }
         Ok(claims)
-    }
-}
-
-fn jwt_alg(alg: Algorithm) -> jsonwebtoken::Algorithm {
-    match alg {
-        Algorithm::RS256 => jsonwebtoken::Algorithm::RS256,
-        Algorithm::PS256 => jsonwebtoken::Algorithm::PS256,
-        Algorithm::ES256 => jsonwebtoken::Algorithm::ES256,
-        Algorithm::ES384 => jsonwebtoken::Algorithm::ES384,
-        Algorithm::EdDSA => jsonwebtoken::Algorithm::EdDSA,
     }
 }
