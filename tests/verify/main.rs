@@ -137,6 +137,25 @@ fn es256(pair: &EcdsaKeyPair) -> impl Fn(&[u8]) -> Vec<u8> + '_ {
     move |m| pair.sign(&rng, m).unwrap().as_ref().to_vec()
 }
 
+/// Verifies `token` from `n` concurrent tasks.
+async fn concurrently(
+    verifier: &Verifier,
+    token: &str,
+    n: usize,
+) -> Vec<Result<tokend_verify::AccessToken, VerifyError>> {
+    let handles: Vec<_> = (0..n)
+        .map(|_| {
+            let (v, t) = (verifier.clone(), token.to_owned());
+            tokio::spawn(async move { v.verify(&t).await })
+        })
+        .collect();
+    let mut results = Vec::with_capacity(n);
+    for h in handles {
+        results.push(h.await.unwrap());
+    }
+    results
+}
+
 fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -200,17 +219,9 @@ async fn one_jwks_fetch_per_cache_period_under_100_concurrent_requests() {
     let verifier = issuer.verifier().build().unwrap();
     let served_before = issuer.jwks_requests_served().await;
 
-    let burst = || {
-        let handles: Vec<_> = (0..100)
-            .map(|_| {
-                let (v, t) = (verifier.clone(), token.clone());
-                tokio::spawn(async move { v.verify(&t).await })
-            })
-            .collect();
-        async move {
-            for h in handles {
-                h.await.unwrap().expect("every concurrent request verifies");
-            }
+    let burst = || async {
+        for r in concurrently(&verifier, &token, 100).await {
+            r.expect("every concurrent request verifies");
         }
     };
     let cold = Instant::now();
@@ -263,16 +274,8 @@ async fn an_unknown_kid_refetches_once_then_not_within_the_cooldown() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     let refetch_at = Instant::now();
-    let handles: Vec<_> = (0..100)
-        .map(|_| {
-            let (v, t) = (verifier.clone(), new.clone());
-            tokio::spawn(async move { v.verify(&t).await })
-        })
-        .collect();
-    for h in handles {
-        h.await
-            .unwrap()
-            .expect("the new key's tokens verify after one refetch");
+    for r in concurrently(&verifier, &new, 100).await {
+        r.expect("the new key's tokens verify after one refetch");
     }
     let stats = verifier.stats();
     assert_eq!(
