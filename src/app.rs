@@ -11,7 +11,9 @@ use crate::http;
 use crate::keys::{KeyRing, plan};
 use crate::metrics::Metrics;
 use crate::oauth::limiter::{FailureLimiter, Limits};
-use crate::oauth::{ClientAuthenticator, ClientCache, DenyList, TokenInspector, TokenIssuer};
+use crate::oauth::{
+    ClientAuthenticator, ClientCache, DenyList, TokenInspector, TokenIssuer, VerifiedTokens,
+};
 use crate::store::REVOCATION;
 use crate::telemetry::RequestSpan;
 use actix_web::{App, HttpServer, web};
@@ -29,6 +31,8 @@ const POLL_EVERY: Duration = Duration::from_millis(500);
 const FEED_RETENTION_SECS: i64 = 3600;
 /// Entries in the client cache (known and unknown ids).
 const CLIENT_CACHE_CAPACITY: usize = 100_000;
+/// Introspected tokens remembered as signature-checked (about 0.5 KiB each).
+const VERIFIED_TOKENS_CAPACITY: usize = 10_000;
 /// Windows of the failed-authentication limiter (client ids and addresses).
 const LIMITER_CAPACITY: usize = 50_000;
 
@@ -173,6 +177,7 @@ impl Application {
             deny: deny.clone(),
             store: admin.store.clone(),
             clock: clock.clone(),
+            verified: VerifiedTokens::new(VERIFIED_TOKENS_CAPACITY),
         };
         let state = Arc::new(AppState {
             metadata: ArcSwap::from_pointee(http::render_metadata(&issuer, &[])),

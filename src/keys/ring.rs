@@ -205,6 +205,18 @@ impl KeyRing {
         now: i64,
         leeway: i64,
     ) -> Result<AccessClaims, VerifyError> {
+        self.verify_with_kid(token, issuer, now, leeway)
+            .map(|(_, claims)| claims)
+    }
+
+    /// [`KeyRing::verify`], also naming the key that signed the token.
+    pub fn verify_with_kid(
+        &self,
+        token: &str,
+        issuer: &str,
+        now: i64,
+        leeway: i64,
+    ) -> Result<(String, AccessClaims), VerifyError> {
         use tokend_verify::VerifyError as E;
         let rules = tokend_verify::Rules {
             issuer: issuer.to_owned(),
@@ -232,6 +244,6 @@ impl KeyRing {
         )?;
         let claims: AccessClaims = serde_json::from_value(token.claims())
             .map_err(|e| VerifyError::Invalid(e.to_string()))?;
-        Ok(claims)
+        Ok((token.kid, claims))
     }
 }

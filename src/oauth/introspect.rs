@@ -48,14 +48,48 @@ pub struct TokenInspector {
     pub deny: Arc<DenyList>,
     pub store: Store,
     pub clock: SharedClock,
+    pub verified: VerifiedTokens,
+}
+
+/// Tokens whose signature was already checked, by SHA-256 of the token: a
+/// resource server introspecting the same token on every request costs one
+/// signature check, not one per call. A hit counts only while the signing
+/// key is in the ring and unrevoked; expiry, `nbf` and the deny list are
+/// checked on every call. Bounded: at most `capacity` entries.
+pub struct VerifiedTokens(quick_cache::sync::Cache<[u8; 32], Arc<(String, AccessClaims)>>);
+
+impl VerifiedTokens {
+    pub fn new(capacity: usize) -> Self {
+        Self(quick_cache::sync::Cache::new(capacity))
+    }
+}
+
+fn digest(token: &str) -> [u8; 32] {
+    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
+    d.as_ref().try_into().expect("SHA-256 is 32 bytes")
 }
 
 impl TokenInspector {
     /// The claims of a token that is active now.
     fn active_claims(&self, token: &str) -> Option<AccessClaims> {
-        let now = self.clock.now().timestamp();
         // The issuer's own clock is authoritative: no leeway.
-        let claims = self.ring.load().verify(token, &self.issuer, now, 0).ok()?;
+        let now = self.clock.now().timestamp();
+        let ring = self.ring.load();
+        let key = digest(token);
+        let cached = self.verified.0.get(&key).filter(|entry| {
+            let (kid, claims) = &**entry;
+            ring.get(kid).is_some_and(|k| k.record.revoked_at.is_none())
+                && now < claims.exp
+                && now >= claims.nbf
+        });
+        let claims = match cached {
+            Some(entry) => entry.1.clone(),
+            None => {
+                let (kid, claims) = ring.verify_with_kid(token, &self.issuer, now, 0).ok()?;
+                self.verified.0.insert(key, Arc::new((kid, claims.clone())));
+                claims
+            }
+        };
         (!self.deny.contains(&claims.jti)).then_some(claims)
     }
 

@@ -144,6 +144,9 @@ async fn tokens_of_a_revoked_key_are_inactive() {
     let app = spawn_app().await;
     let c = app.simple_client("svc", "read").await;
     let token = app.access_token(&c).await;
+    // Introspected once: remembered as signature-checked, which must not
+    // outlive the key.
+    assert_eq!(app.introspect(&c, &token).await["active"], true);
     let kid = jsonwebtoken::decode_header(&token).unwrap().kid.unwrap();
     app.admin().revoke_key(&kid).await.unwrap();
     assert!(
