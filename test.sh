@@ -15,6 +15,8 @@ fi
 
 echo "== cargo test (SQLite)"
 env -u TOKEND_TEST_DATABASE_URL cargo test --workspace --all-targets --all-features
+# --all-targets skips doctests: the library's usage examples must compile too.
+cargo test -p tokend-verify --doc --all-features
 
 if [ -n "${TOKEND_TEST_DATABASE_URL:-}" ]; then
     echo "== integration tests on PostgreSQL"
