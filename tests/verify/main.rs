@@ -507,8 +507,16 @@ async fn the_cached_keys_keep_serving_while_the_issuer_is_down() {
         .refetch_cooldown(Duration::from_secs(1))
         .build()
         .unwrap();
+    // Another verifier that tolerates only half a second of staleness.
+    let strict = issuer
+        .verifier()
+        .refetch_cooldown(Duration::from_secs(30))
+        .max_stale(Duration::from_millis(500))
+        .build()
+        .unwrap();
     let token = issuer.token().await;
     verifier.verify(&token).await.unwrap();
+    strict.verify(&token).await.unwrap();
     issuer.server.kill_hard();
     let down = Instant::now();
     // Past max-age the refresh fails; the stale set still verifies, and
@@ -522,6 +530,14 @@ async fn the_cached_keys_keep_serving_while_the_issuer_is_down() {
     }
     let stats = verifier.stats();
     assert_eq!(stats.fetch_failures, 1, "{stats:?}");
+    // Past max_stale: refused, also while the next retry is cooling down.
+    for _ in 0..3 {
+        assert!(matches!(
+            strict.verify(&token).await.unwrap_err(),
+            VerifyError::KeysUnavailable(_)
+        ));
+    }
+    assert_eq!(strict.stats().fetch_failures, 1);
 
     // A verifier that never got the keys cannot verify: a clear error.
     let cold = issuer.verifier().build().unwrap();

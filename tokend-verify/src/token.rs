@@ -75,7 +75,17 @@ pub struct AccessToken {
     pub scopes: Vec<String>,
     pub kid: String,
     pub algorithm: Algorithm,
-    payload: Box<[u8]>,
+    payload: Payload,
+}
+
+/// The decoded claims JSON, kept for [`AccessToken::claim`]; not printed by `Debug`.
+#[derive(Clone)]
+struct Payload(Box<[u8]>);
+
+impl std::fmt::Debug for Payload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "<{} bytes of claims>", self.0.len())
+    }
 }
 
 impl AccessToken {
@@ -86,13 +96,13 @@ impl AccessToken {
     /// Any claim of the token (a custom claim, say), deserialized on demand.
     pub fn claim<T: DeserializeOwned>(&self, name: &str) -> Option<T> {
         let mut all: serde_json::Map<String, serde_json::Value> =
-            serde_json::from_slice(&self.payload).ok()?;
+            serde_json::from_slice(&self.payload.0).ok()?;
         serde_json::from_value(all.remove(name)?).ok()
     }
 
     /// All claims as a JSON object.
     pub fn claims(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.payload).unwrap_or(serde_json::Value::Null)
+        serde_json::from_slice(&self.payload.0).unwrap_or(serde_json::Value::Null)
     }
 }
 
@@ -227,7 +237,7 @@ pub fn verify_token(
             .unwrap_or_default(),
         kid: key.kid().to_owned(),
         algorithm: alg,
-        payload: payload.into_boxed_slice(),
+        payload: Payload(payload.into_boxed_slice()),
     })
 }
 

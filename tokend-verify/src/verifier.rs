@@ -333,8 +333,19 @@ impl Verifier {
                 Why::Expired => cooling(state.last_failure),
                 Why::UnknownKid => cooling(state.last_kid_refetch) || cooling(state.last_failure),
             };
-            if done_meanwhile || hold {
+            if done_meanwhile {
                 return Ok(Arc::clone(s));
+            }
+            if hold {
+                // Not retrying yet: the cached set, unless it is too stale.
+                return if now < s.fresh_until + inner.max_stale {
+                    Ok(Arc::clone(s))
+                } else {
+                    Err(VerifyError::KeysUnavailable(format!(
+                        "the issuer's JWKS could not be refreshed for longer than max_stale ({:?})",
+                        inner.max_stale
+                    )))
+                };
             }
         }
         if why == Why::UnknownKid {
