@@ -1,10 +1,27 @@
 #!/usr/bin/env bash
-# The whole test suite. Installs the third-party verifiers the interop tests
-# use (PyJWT in tests/interop/.venv, jose in tests/interop/node_modules), then
-# runs every test. With TOKEND_TEST_DATABASE_URL=postgres://… set, the
-# integration tests run a second time against PostgreSQL.
+# The whole test suite. Installs the third-party software the interop tests
+# use (PyJWT, Authlib and schemathesis in tests/interop/.venv; jose and
+# openid-client in tests/interop/node_modules; Apache with mod_auth_openidc,
+# Go with x/oauth2, promtool, and openssl from Debian when missing), then runs every
+# test. With TOKEND_TEST_DATABASE_URL=postgres://… set, the integration tests
+# run a second time against PostgreSQL.
 set -euo pipefail
 cd "$(dirname "$0")"
+
+debian_packages=(apache2 libapache2-mod-auth-openidc golang-go golang-golang-x-oauth2-dev prometheus openssl curl)
+missing=()
+for pkg in "${debian_packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    if [ "$(id -u)" = 0 ]; then
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    else
+        echo "the interop tests need Debian packages: sudo apt-get install ${missing[*]}" >&2
+        exit 1
+    fi
+fi
 
 interop=tests/interop
 if [ ! -x "$interop/.venv/bin/python" ]; then
@@ -20,5 +37,5 @@ cargo test -p tokend-verify --doc --all-features
 
 if [ -n "${TOKEND_TEST_DATABASE_URL:-}" ]; then
     echo "== integration tests on PostgreSQL"
-    cargo test --test api
+    cargo test --workspace --all-features --test api
 fi

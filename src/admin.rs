@@ -9,7 +9,7 @@ use crate::domain::{
     validate_claims,
 };
 use crate::keys::{self, KeyError, KeyRing, KeyState, MasterKey, MasterKeySource, RingKey, plan};
-use crate::oauth::{ClientSecret, generate_secret, hash_secret};
+use crate::oauth::{ClientDirectory, ClientSecret, generate_secret, hash_secret};
 use crate::store::{ClientPage, KeyChanges, NewKey, Store, StoreError};
 use aws_lc_rs::hmac;
 use chrono::{DateTime, TimeZone, Utc};
@@ -55,6 +55,10 @@ pub struct Admin {
     pub master_key_source: MasterKeySource,
     /// Who acts, for the audit trail: `cli`, `api:<client id>`, `scheduler`.
     pub actor: String,
+    /// The serving replica's client directory, when this runs inside one: a
+    /// change made here is honoured here at once, and elsewhere through the
+    /// change feed.
+    local_clients: Arc<std::sync::OnceLock<Arc<ClientDirectory>>>,
 }
 
 impl Admin {
@@ -91,7 +95,20 @@ impl Admin {
             clock,
             master_key_source: source,
             actor: "cli".into(),
+            local_clients: Arc::default(),
         })
+    }
+
+    /// Makes client changes made through this `Admin` (and its `as_actor`
+    /// copies) apply to `directory` at once.
+    pub fn serve_clients_to(&self, directory: Arc<ClientDirectory>) {
+        let _ = self.local_clients.set(directory);
+    }
+
+    fn publish_client(&self, client: &Client) {
+        if let Some(directory) = self.local_clients.get() {
+            directory.upsert(client.clone());
+        }
     }
 
     /// The same environment acting as someone else, for the audit trail.
@@ -174,7 +191,8 @@ impl ScopesInput {
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewClient {
-    /// Human-readable name.
+    /// Human-readable name, 1–200 characters.
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub name: String,
     /// 1–255 printable ASCII characters; generated when absent.
     pub client_id: Option<String>,
@@ -187,6 +205,7 @@ pub struct NewClient {
     #[serde(default)]
     pub audiences: Vec<String>,
     /// Token lifetime such as `15m`, capped by `tokens.max_ttl`.
+    #[schema(pattern = r"^[1-9][0-9]{0,5}[smhd]?$")]
     pub token_ttl: Option<String>,
     /// Extra claims added to every token.
     #[serde(default)]
@@ -207,10 +226,13 @@ pub struct NewClient {
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClientUpdate {
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub name: Option<String>,
     pub scopes: Option<ScopesInput>,
     pub default_scopes: Option<ScopesInput>,
     pub audiences: Option<Vec<String>>,
+    /// A lifetime such as `15m`; an empty string clears it.
+    #[schema(pattern = r"^([1-9][0-9]{0,5}[smhd]?)?$")]
     pub token_ttl: Option<String>,
     #[schema(value_type = Option<Object>)]
     pub claims: Option<serde_json::Map<String, serde_json::Value>>,
@@ -392,6 +414,7 @@ impl Admin {
             .insert_client(&client)
             .await
             .map_err(|e| AdminError::from_store(e, String::new))?;
+        self.publish_client(&client);
         self.audit(
             "client.created",
             client.id.as_str(),
@@ -496,6 +519,7 @@ impl Admin {
             .update_client(&c)
             .await
             .map_err(|e| AdminError::from_store(e, || format!("no client with id `{id}`")))?;
+        self.publish_client(&c);
         self.audit(
             "client.updated",
             id,
@@ -527,6 +551,9 @@ impl Admin {
             .delete_client(&parsed, self.now().timestamp())
             .await
             .map_err(|e| AdminError::from_store(e, || format!("no client with id `{id}`")))?;
+        if let Some(directory) = self.local_clients.get() {
+            directory.remove(parsed.as_str());
+        }
         self.audit("client.deleted", id, serde_json::json!({}))
             .await;
         Ok(())
@@ -562,6 +589,7 @@ impl Admin {
             .update_client(&c)
             .await
             .map_err(|e| AdminError::from_store(e, || format!("no client with id `{id}`")))?;
+        self.publish_client(&c);
         self.audit(
             "client.secret_rotated",
             id,

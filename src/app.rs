@@ -12,7 +12,7 @@ use crate::keys::{KeyRing, plan};
 use crate::metrics::Metrics;
 use crate::oauth::limiter::{FailureLimiter, Limits};
 use crate::oauth::{
-    ClientAuthenticator, ClientCache, DenyList, TokenInspector, TokenIssuer, VerifiedTokens,
+    ClientAuthenticator, ClientDirectory, DenyList, TokenInspector, TokenIssuer, VerifiedTokens,
 };
 use crate::store::REVOCATION;
 use crate::telemetry::RequestSpan;
@@ -29,8 +29,8 @@ use tracing_actix_web::TracingLogger;
 const POLL_EVERY: Duration = Duration::from_millis(500);
 /// How long the change feed keeps rows.
 const FEED_RETENTION_SECS: i64 = 3600;
-/// Entries in the client cache (known and unknown ids).
-const CLIENT_CACHE_CAPACITY: usize = 100_000;
+/// Clients read per query when the directory is filled.
+const CLIENT_PAGE: u32 = 1000;
 /// Introspected tokens remembered as signature-checked (about 0.5 KiB each).
 const VERIFIED_TOKENS_CAPACITY: usize = 10_000;
 /// Windows of the failed-authentication limiter (client ids and addresses).
@@ -49,6 +49,8 @@ pub enum StartError {
     Config(#[from] crate::config::ConfigError),
     #[error("no signing key can sign; the key ring is empty")]
     NoSigningKey,
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
 }
 
 /// What every request handler shares.
@@ -59,7 +61,7 @@ pub struct AppState {
     pub tokens: TokenIssuer,
     pub inspector: TokenInspector,
     pub ring: Arc<ArcSwap<KeyRing>>,
-    pub clients: Arc<ClientCache>,
+    pub clients: Arc<ClientDirectory>,
     pub deny: Arc<DenyList>,
     pub metadata: ArcSwap<Bytes>,
     pub metrics: Arc<Metrics>,
@@ -81,6 +83,13 @@ impl AppState {
         Ok(())
     }
 
+    /// Reads every client into the directory.
+    async fn reload_clients(&self) -> Result<(), AdminError> {
+        let clients = load_all_clients(&self.admin.store).await?;
+        self.clients.replace_all(clients);
+        Ok(())
+    }
+
     async fn reload_ring(&self) -> Result<(), AdminError> {
         let ring = self.admin.load_ring().await?;
         self.ring.store(Arc::new(ring));
@@ -90,6 +99,7 @@ impl AppState {
 
 pub struct Application {
     port: u16,
+    tls: Option<Arc<crate::tls::ReloadableCert>>,
     issuer: String,
     server: actix_web::dev::Server,
     state: Arc<AppState>,
@@ -118,6 +128,10 @@ impl Application {
             return Err(StartError::NoSigningKey);
         }
 
+        let tls = match (&settings.tls.cert_file, &settings.tls.key_file) {
+            (Some(cert), Some(key)) => Some(Arc::new(crate::tls::ReloadableCert::load(cert, key)?)),
+            _ => None,
+        };
         let listener = TcpListener::bind(addr).map_err(|source| StartError::Bind {
             addr: addr.to_string(),
             source,
@@ -141,7 +155,9 @@ impl Application {
 
         let ring = Arc::new(ArcSwap::from_pointee(ring));
         let metrics = Arc::new(Metrics::new());
-        let clients = Arc::new(ClientCache::new(admin.store.clone(), CLIENT_CACHE_CAPACITY));
+        let clients = Arc::new(ClientDirectory::default());
+        clients.replace_all(load_all_clients(&admin.store).await?);
+        admin.serve_clients_to(clients.clone());
         let deny = Arc::new(DenyList::default());
         deny.replace(
             admin
@@ -195,11 +211,14 @@ impl Application {
 
         let data = web::Data::from(state.clone());
         let metrics_data = web::Data::from(state.metrics.clone());
+        let proxies = web::Data::new(settings.http.trusted_proxies.clone());
         let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
                 .app_data(metrics_data.clone())
+                .app_data(proxies.clone())
+                .wrap(actix_web::middleware::from_fn(http::forwarded::resolve))
                 .wrap(actix_web::middleware::from_fn(
                     crate::telemetry::request_id_header,
                 ))
@@ -213,16 +232,20 @@ impl Application {
         .client_disconnect_timeout(Duration::from_secs(2))
         .keep_alive(Duration::from_secs(75))
         .max_connections(10_000)
-        .backlog(2048)
-        .listen(listener)
+        .backlog(2048);
+        let server = match &tls {
+            Some(cert) => server.listen_rustls_0_23(listener, cert.server_config()),
+            None => server.listen(listener),
+        }
         .map_err(|source| StartError::Bind {
             addr: bound.to_string(),
             source,
         })?
         .run();
-        tracing::info!(address = %bound, %issuer, "tokend is listening");
+        tracing::info!(address = %bound, %issuer, tls = tls.is_some(), "tokend is listening");
         Ok(Self {
             port: bound.port(),
+            tls,
             issuer,
             server,
             state,
@@ -246,11 +269,57 @@ impl Application {
     /// flight finish, then returns).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let background = tokio::spawn(follow_changes(self.state.clone(), self.last_seq));
+        let reloader = self
+            .tls
+            .clone()
+            .map(|cert| tokio::spawn(reload_on_sighup(cert)));
         let result = self.server.await;
         background.abort();
+        if let Some(reloader) = reloader {
+            reloader.abort();
+        }
         self.state.admin.store.close().await;
         result
     }
+}
+
+/// Every client, a page at a time.
+async fn load_all_clients(
+    store: &crate::store::Store,
+) -> Result<Vec<crate::domain::Client>, AdminError> {
+    let mut all = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = store.list_clients(after.as_deref(), CLIENT_PAGE).await?;
+        all.extend(page.clients);
+        match page.next {
+            Some(next) => after = Some(next),
+            None => return Ok(all),
+        }
+    }
+}
+
+/// Reloads the TLS certificate on every SIGHUP; connections stay up and new
+/// handshakes get the new certificate.
+async fn reload_on_sighup(cert: Arc<crate::tls::ReloadableCert>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+            tracing::warn!("cannot listen for SIGHUP; the TLS certificate is not reloadable");
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            match cert.reload() {
+                Ok(()) => tracing::info!("SIGHUP: TLS certificate reloaded"),
+                Err(e) => {
+                    tracing::error!(error = %e, "SIGHUP: TLS certificate not reloaded; serving the previous one")
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = cert;
 }
 
 /// The background loop: change feed, rotation plan, key ring reload.
@@ -279,7 +348,14 @@ async fn follow_changes(state: Arc<AppState>, mut last_seq: i64) {
                         .flatten()
                         .is_some_and(|o| o > last_seq + 1)
                     {
-                        state.clients.clear();
+                        match state.reload_clients().await {
+                            Ok(()) => clients_changed = true,
+                            Err(e) => {
+                                tracing::warn!(error = %e, "reloading the clients failed");
+                                database_down = true;
+                                continue;
+                            }
+                        }
                         keys_changed = true;
                         if let Ok(entries) = store.revoked_tokens(state.now()).await {
                             state.deny.replace(entries);
@@ -288,10 +364,18 @@ async fn follow_changes(state: Arc<AppState>, mut last_seq: i64) {
                 }
                 for change in &changes {
                     match change.kind.as_str() {
-                        "client" => {
-                            state.clients.invalidate(&change.subject);
-                            clients_changed = true;
-                        }
+                        "client" => match store.client(&change.subject).await {
+                            Ok(Some(client)) => {
+                                state.clients.upsert(client);
+                                clients_changed = true;
+                            }
+                            Ok(None) => {
+                                state.clients.remove(&change.subject);
+                                clients_changed = true;
+                            }
+                            // Retry this change on the next tick.
+                            Err(_) => break,
+                        },
                         REVOCATION => match store.revoked_token(&change.subject).await {
                             Ok(Some(exp)) => state.deny.insert(&change.subject, exp),
                             Ok(None) => {}

@@ -40,6 +40,8 @@ pub struct Settings {
     pub keys: KeySettings,
     pub admin: AdminSettings,
     pub log: LogSettings,
+    pub http: HttpSettings,
+    pub tls: TlsSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -74,6 +76,76 @@ pub struct AdminSettings {
     pub scope: String,
 }
 
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct HttpSettings {
+    /// Proxies whose forwarded address and scheme are believed (SPEC §2).
+    pub trusted_proxies: TrustedProxies,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct TlsSettings {
+    /// PEM certificate chain: with `key_file`, tokend serves HTTPS.
+    pub cert_file: Option<PathBuf>,
+    /// PEM private key of `cert_file`.
+    pub key_file: Option<PathBuf>,
+}
+
+impl TlsSettings {
+    pub fn enabled(&self) -> bool {
+        self.cert_file.is_some() || self.key_file.is_some()
+    }
+}
+
+/// CIDRs (a bare address is one host) whose forwarded headers are believed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrustedProxies(Vec<ipnet::IpNet>);
+
+impl TrustedProxies {
+    /// Comma- or space-separated CIDRs or addresses.
+    pub fn parse(list: &str) -> Result<Self, String> {
+        list.split([',', ' '])
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                s.parse::<ipnet::IpNet>()
+                    .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| format!("`{s}` is not an address or CIDR such as 10.0.0.0/8"))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(TrustedProxies)
+    }
+
+    pub fn contains(&self, address: std::net::IpAddr) -> bool {
+        let address = match address {
+            std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(address, std::net::IpAddr::V4),
+            v4 => v4,
+        };
+        self.0.iter().any(|net| net.contains(&address))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl<'de> Deserialize<'de> for TrustedProxies {
+    fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Text(String),
+            List(Vec<String>),
+        }
+        let text = match Raw::deserialize(de)? {
+            Raw::Text(t) => t,
+            Raw::List(l) => l.join(","),
+        };
+        TrustedProxies::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
@@ -100,6 +172,8 @@ impl Default for Settings {
             keys: KeySettings::default(),
             admin: AdminSettings::default(),
             log: LogSettings::default(),
+            http: HttpSettings::default(),
+            tls: TlsSettings::default(),
         }
     }
 }
@@ -120,7 +194,9 @@ impl Default for KeySettings {
         Self {
             algorithm: Algorithm::RS256,
             rotate_every: Duration::from_secs(30 * 24 * 3600),
-            publish_ahead: Duration::from_secs(3600),
+            // 2h: a verifier caching the JWKS for a fixed hour
+            // (mod_auth_openidc's default) is safe.
+            publish_ahead: Duration::from_secs(2 * 3600),
             jwks_max_age: Duration::from_secs(300),
             refresh_every: Duration::from_secs(10),
         }
@@ -164,6 +240,9 @@ impl Settings {
         "TOKEND_KEYS__REFRESH_EVERY",
         "TOKEND_ADMIN__SCOPE",
         "TOKEND_LOG__FORMAT",
+        "TOKEND_HTTP__TRUSTED_PROXIES",
+        "TOKEND_TLS__CERT_FILE",
+        "TOKEND_TLS__KEY_FILE",
     ];
 
     /// [`Settings::load`] with the environment given as a map instead of read
@@ -259,6 +338,15 @@ impl Settings {
         if k.jwks_max_age.as_secs() == 0 {
             return Err(invalid("keys.jwks_max_age", "must be at least 1s"));
         }
+        match (&self.tls.cert_file, &self.tls.key_file) {
+            (Some(_), None) => {
+                return Err(invalid("tls.key_file", "is required with tls.cert_file"));
+            }
+            (None, Some(_)) => {
+                return Err(invalid("tls.cert_file", "is required with tls.key_file"));
+            }
+            _ => {}
+        }
         if Scope::parse(&self.admin.scope).map(|s| s.len()) != Ok(1) {
             return Err(invalid(
                 "admin.scope",
@@ -294,11 +382,13 @@ impl Settings {
             .ok_or_else(|| invalid("listen", format!("`{}` is not host:port", self.listen)))
     }
 
-    /// The issuer: configured, or `http://` + the address actually bound.
+    /// The issuer: configured, or `http://` (`https://` with TLS) + the
+    /// address actually bound.
     pub fn issuer_for(&self, bound: SocketAddr) -> String {
+        let scheme = if self.tls.enabled() { "https" } else { "http" };
         match &self.issuer {
             Some(issuer) => issuer.clone(),
-            None => format!("http://{bound}"),
+            None => format!("{scheme}://{bound}"),
         }
     }
 }
@@ -410,6 +500,9 @@ mod tests {
             ("TOKEND_KEYS__REFRESH_EVERY", "3s"),
             ("TOKEND_ADMIN__SCOPE", "ops"),
             ("TOKEND_LOG__FORMAT", "json"),
+            ("TOKEND_HTTP__TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.1"),
+            ("TOKEND_TLS__CERT_FILE", "/c.pem"),
+            ("TOKEND_TLS__KEY_FILE", "/k.pem"),
         ];
         assert_eq!(values.len(), Settings::ENV_VARS.len());
         let env = values
@@ -434,6 +527,24 @@ mod tests {
         assert_eq!(s.keys.refresh_every.as_secs(), 3);
         assert_eq!(s.admin.scope, "ops");
         assert_eq!(s.log.format, LogFormat::Json);
+        assert!(s.http.trusted_proxies.contains("10.1.2.3".parse().unwrap()));
+        assert!(
+            s.http
+                .trusted_proxies
+                .contains("192.0.2.1".parse().unwrap())
+        );
+        assert!(
+            !s.http
+                .trusted_proxies
+                .contains("192.0.2.2".parse().unwrap())
+        );
+        assert!(s.tls.enabled());
+    }
+
+    #[test]
+    fn a_bad_trusted_proxy_is_refused_naming_it() {
+        let err = TrustedProxies::parse("10.0.0.0/8, nope").unwrap_err();
+        assert!(err.contains("nope"), "{err}");
     }
 
     #[test]

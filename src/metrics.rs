@@ -1,13 +1,17 @@
 //! Prometheus metrics (text format at `/metrics`). Label values come from
-//! small fixed sets (outcome, auth method, endpoint pattern): no client id,
-//! token or secret is ever a label. Counters on the token path are resolved
-//! once, so recording costs an atomic add.
+//! small fixed sets (outcome, grant, auth method, endpoint pattern): no client
+//! id, token or secret is ever a label. Counters on the token path are
+//! resolved once into a table indexed by position, so recording costs an
+//! atomic add. tokend's own series are named `tokend_*`; the process series
+//! carry the standard `process_*` names dashboards expect.
 
 use prometheus::{
     Encoder, Gauge, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
     TextEncoder,
 };
 use std::collections::HashMap;
+
+mod process;
 
 /// Outcomes of a token request: issued, or an RFC 6749 error code.
 pub const OUTCOMES: &[&str] = &[
@@ -21,6 +25,9 @@ pub const OUTCOMES: &[&str] = &[
     "temporarily_unavailable",
     "server_error",
 ];
+
+/// The grant asked for; `other` for anything unsupported or missing.
+pub const GRANTS: &[&str] = &["client_credentials", "other"];
 
 /// How the client authenticated; `none` when it could not be told.
 pub const AUTH_METHODS: &[&str] = &[
@@ -48,14 +55,15 @@ pub const ENDPOINTS: &[&str] = &[
 
 pub struct Metrics {
     registry: Registry,
-    token_requests: HashMap<(&'static str, &'static str), IntCounter>,
+    /// Indexed `[outcome][grant][auth_method]` by position in the tables above.
+    token_requests: Vec<IntCounter>,
     latency: HashMap<&'static str, Histogram>,
     pub rotations: IntCounter,
     pub database_errors: IntCounter,
     pub auth_failures_limited: IntCounter,
     pub signing_key_age: Gauge,
     pub keys_published: IntGauge,
-    pub client_cache_entries: IntGauge,
+    pub registered_clients: IntGauge,
     pub deny_list_entries: IntGauge,
     pub jwks_max_age: IntGauge,
     pub next_key_publication: IntGauge,
@@ -71,27 +79,26 @@ impl Default for Metrics {
 
 impl Metrics {
     pub fn new() -> Self {
-        let registry = Registry::new_custom(Some("tokend".into()), None).expect("a valid prefix");
+        let registry = Registry::new();
         let token_vec = IntCounterVec::new(
             Opts::new(
-                "token_requests_total",
-                "Token requests by outcome and client authentication method",
+                "tokend_token_requests_total",
+                "Token requests by outcome, grant and client authentication method",
             ),
-            &["outcome", "auth_method"],
+            &["outcome", "grant", "auth_method"],
         )
         .expect("valid metric");
-        let mut token_requests = HashMap::new();
+        let mut token_requests = Vec::new();
         for outcome in OUTCOMES {
-            for method in AUTH_METHODS {
-                token_requests.insert(
-                    (*outcome, *method),
-                    token_vec.with_label_values(&[outcome, method]),
-                );
+            for grant in GRANTS {
+                for method in AUTH_METHODS {
+                    token_requests.push(token_vec.with_label_values(&[outcome, grant, method]));
+                }
             }
         }
         let latency_vec = prometheus::HistogramVec::new(
             HistogramOpts::new(
-                "http_request_duration_seconds",
+                "tokend_http_request_duration_seconds",
                 "Request latency by endpoint",
             )
             .buckets(vec![
@@ -105,8 +112,12 @@ impl Metrics {
             .iter()
             .map(|e| (*e, latency_vec.with_label_values(&[e])))
             .collect();
-        let counter = |name: &str, help: &str| IntCounter::new(name, help).expect("valid metric");
-        let gauge = |name: &str, help: &str| IntGauge::new(name, help).expect("valid metric");
+        let counter = |name: &str, help: &str| {
+            IntCounter::new(format!("tokend_{name}"), help).expect("valid metric")
+        };
+        let gauge = |name: &str, help: &str| {
+            IntGauge::new(format!("tokend_{name}"), help).expect("valid metric")
+        };
         let metrics = Self {
             token_requests,
             latency,
@@ -122,13 +133,13 @@ impl Metrics {
                 "auth_failures_limited_total",
                 "Requests refused with 429 after too many failed authentications",
             ),
-            signing_key_age: Gauge::new("signing_key_age_seconds", "Age of the active signing key")
-                .expect("valid metric"),
+            signing_key_age: Gauge::new(
+                "tokend_signing_key_age_seconds",
+                "Age of the active signing key",
+            )
+            .expect("valid metric"),
             keys_published: gauge("keys_published", "Keys in the JWKS"),
-            client_cache_entries: gauge(
-                "client_cache_entries",
-                "Clients (known and unknown ids) in the cache",
-            ),
+            registered_clients: gauge("registered_clients", "Clients in the in-memory directory"),
             deny_list_entries: gauge(
                 "deny_list_entries",
                 "Revoked token ids kept until they expire",
@@ -165,7 +176,7 @@ impl Metrics {
             .expect("registered once");
         for g in [
             &metrics.keys_published,
-            &metrics.client_cache_entries,
+            &metrics.registered_clients,
             &metrics.deny_list_entries,
             &metrics.jwks_max_age,
             &metrics.next_key_publication,
@@ -174,29 +185,22 @@ impl Metrics {
         ] {
             r.register(Box::new(g.clone())).expect("registered once");
         }
-        #[cfg(target_os = "linux")]
-        {
-            let _ = r.register(Box::new(
-                prometheus::process_collector::ProcessCollector::for_self(),
-            ));
-        }
+        r.register(Box::new(process::ProcessCollector::new()))
+            .expect("registered once");
         metrics
     }
 
-    pub fn token_request(&self, outcome: &str, auth_method: &str) {
-        let outcome = OUTCOMES
-            .iter()
-            .find(|o| **o == outcome)
-            .copied()
-            .unwrap_or("server_error");
-        let method = AUTH_METHODS
-            .iter()
-            .find(|m| **m == auth_method)
-            .copied()
-            .unwrap_or("none");
-        if let Some(c) = self.token_requests.get(&(outcome, method)) {
-            c.inc();
-        }
+    /// Counts a token request. The names come from the fixed tables; an
+    /// unknown one counts as `server_error` / `other` / `none`.
+    pub fn token_request(&self, outcome: &str, grant: &str, auth_method: &str) {
+        let position = |table: &[&str], name: &str, fallback: usize| {
+            table.iter().position(|n| *n == name).unwrap_or(fallback)
+        };
+        let o = position(OUTCOMES, outcome, OUTCOMES.len() - 1);
+        let g = position(GRANTS, grant, GRANTS.len() - 1);
+        let m = position(AUTH_METHODS, auth_method, AUTH_METHODS.len() - 1);
+        let index = (o * GRANTS.len() + g) * AUTH_METHODS.len() + m;
+        self.token_requests[index].inc();
     }
 
     /// Records a request's latency under its route pattern.

@@ -84,6 +84,7 @@ impl RootSpanBuilder for RequestSpan {
             request_id = %id,
             method = %request.method(),
             route = tracing::field::Empty,
+            address = tracing::field::Empty,
             client_id = tracing::field::Empty,
             outcome = tracing::field::Empty,
             status = tracing::field::Empty,
@@ -149,4 +150,9 @@ pub fn record_client(client_id: &str) {
 
 pub fn record_outcome(outcome: &str) {
     Span::current().record("outcome", outcome);
+}
+
+/// Notes the client's address (the peer, or what a trusted proxy forwarded).
+pub fn record_address(address: std::net::IpAddr) {
+    Span::current().record("address", tracing::field::display(address));
 }

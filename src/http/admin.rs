@@ -11,6 +11,7 @@ use crate::store::StoreError;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use std::fmt;
 
 #[derive(Debug)]
@@ -18,6 +19,8 @@ pub enum ApiError {
     Unauthorized(&'static str),
     Forbidden(String),
     BadRequest(String),
+    /// A body that could not be read: too large (413), too slow (408).
+    Request(StatusCode, String),
     Admin(AdminError),
 }
 
@@ -31,7 +34,9 @@ impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ApiError::Unauthorized(d) => f.write_str(d),
-            ApiError::Forbidden(d) | ApiError::BadRequest(d) => f.write_str(d),
+            ApiError::Forbidden(d) | ApiError::BadRequest(d) | ApiError::Request(_, d) => {
+                f.write_str(d)
+            }
             ApiError::Admin(e) => write!(f, "{e}"),
         }
     }
@@ -45,6 +50,7 @@ impl ApiError {
             }
             ApiError::Forbidden(d) => (StatusCode::FORBIDDEN, "insufficient_scope", d.clone()),
             ApiError::BadRequest(d) => (StatusCode::BAD_REQUEST, "invalid_request", d.clone()),
+            ApiError::Request(status, d) => (*status, "invalid_request", d.clone()),
             ApiError::Admin(e) => match e {
                 AdminError::Invalid(d) => (StatusCode::BAD_REQUEST, "invalid_request", d.clone()),
                 AdminError::NotFound(d) => (StatusCode::NOT_FOUND, "not_found", d.clone()),
@@ -137,15 +143,56 @@ fn authorize(req: &HttpRequest, state: &AppState) -> Result<crate::admin::Admin,
     Ok(state.admin.as_actor(format!("api:{}", claims.client_id)))
 }
 
-pub fn json_config() -> web::JsonConfig {
-    web::JsonConfig::default()
-        .limit(256 * 1024)
-        .error_handler(|err, _| ApiError::BadRequest(format!("invalid JSON body: {err}")).into())
+/// Largest admin request body.
+const MAX_JSON: usize = 256 * 1024;
+
+/// Parses an admin JSON body, after authentication (SPEC §7): an empty body
+/// means the defaults; otherwise it must be `application/json` and every
+/// field known and of the right type, else 400 naming the field.
+async fn json_body<T: DeserializeOwned + Default>(
+    req: &HttpRequest,
+    payload: web::Payload,
+) -> Result<T, ApiError> {
+    let body = super::token::read_body(req, payload, MAX_JSON)
+        .await
+        .map_err(|e| ApiError::Request(e.status, e.description.into_owned()))?;
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    let json = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|essence| {
+            let essence = essence.trim().to_ascii_lowercase();
+            essence == "application/json" || essence.ends_with("+json")
+        })
+        .unwrap_or(false);
+    if !json {
+        return Err(ApiError::BadRequest(
+            "Content-Type must be application/json".into(),
+        ));
+    }
+    let mut de = serde_json::Deserializer::from_slice(&body);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if path == "." {
+            ApiError::BadRequest(format!("invalid JSON body: {inner}"))
+        } else {
+            ApiError::BadRequest(format!("{path}: {inner}"))
+        }
+    })?;
+    de.end()
+        .map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))?;
+    Ok(value)
 }
 
-pub fn query_config() -> web::QueryConfig {
-    web::QueryConfig::default()
-        .error_handler(|err, _| ApiError::BadRequest(format!("invalid query: {err}")).into())
+/// Query strings are parsed in the handler, after authentication.
+fn query<T: DeserializeOwned>(req: &HttpRequest) -> Result<T, ApiError> {
+    serde_urlencoded::from_str(req.query_string())
+        .map_err(|e| ApiError::BadRequest(format!("invalid query: {e}")))
 }
 
 /// The client id from the raw path, percent-decoded exactly once, so ids
@@ -179,16 +226,17 @@ fn client_id(req: &HttpRequest) -> Result<String, ApiError> {
 pub async fn create_client(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Json<NewClient>,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let admin = authorize(&req, &state)?;
-    let created = admin.create_client(body.into_inner()).await?;
+    let created = admin.create_client(json_body(&req, payload).await?).await?;
     Ok(HttpResponse::Created()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(created))
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ListQuery {
     pub limit: Option<u32>,
     pub after: Option<String>,
@@ -197,7 +245,7 @@ pub struct ListQuery {
 /// Lists clients by id, a page at a time.
 #[utoipa::path(get, path = "/admin/clients", tag = "admin", security(("admin_bearer" = [])),
     params(
-        ("limit" = Option<u32>, Query, description = "page size, 1–1000 (default 100)"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "page size, 1–1000 (default 100)"),
         ("after" = Option<String>, Query, description = "the `next` cursor of the previous page"),
     ),
     responses(
@@ -207,12 +255,16 @@ pub struct ListQuery {
 pub async fn list_clients(
     req: HttpRequest,
     state: web::Data<AppState>,
-    query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let admin = authorize(&req, &state)?;
-    let page = admin
-        .list_clients(query.after.as_deref(), query.limit.unwrap_or(100))
-        .await?;
+    let query: ListQuery = query(&req)?;
+    let limit = query.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::BadRequest(format!(
+            "limit: {limit} is outside 1–1000"
+        )));
+    }
+    let page = admin.list_clients(query.after.as_deref(), limit).await?;
     Ok(HttpResponse::Ok().json(page))
 }
 
@@ -244,12 +296,11 @@ pub async fn get_client(
 pub async fn update_client(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Json<ClientUpdate>,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let admin = authorize(&req, &state)?;
-    let updated = admin
-        .update_client(&client_id(&req)?, body.into_inner())
-        .await?;
+    let update: ClientUpdate = json_body(&req, payload).await?;
+    let updated = admin.update_client(&client_id(&req)?, update).await?;
     Ok(HttpResponse::Ok().json(updated))
 }
 
@@ -270,17 +321,18 @@ pub async fn delete_client(
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SecretRotation {
-    /// How long the old secret keeps working, e.g. `24h`.
+    /// How long the old secret keeps working, e.g. `24h`; none: it stops now.
+    #[schema(pattern = r"^[0-9]{1,6}[smhd]?$")]
     pub grace: Option<String>,
 }
 
 /// Issues a new secret; with `grace`, the old one keeps working until it ends.
 #[utoipa::path(post, path = "/admin/clients/{id}/secret", tag = "admin", security(("admin_bearer" = [])),
     params(("id" = String, Path, description = "the client id, percent-encoded")),
-    request_body(content = Option<super::openapi::SecretRotationBody>),
+    request_body(content = Option<SecretRotation>),
     responses(
         (status = 200, description = "the client with its new secret", body = crate::admin::ClientWithSecret),
         (status = 404, description = "no such client", body = ErrorBody),
@@ -289,11 +341,12 @@ pub struct SecretRotation {
 pub async fn rotate_secret(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: Option<web::Json<SecretRotation>>,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let admin = authorize(&req, &state)?;
+    let body: SecretRotation = json_body(&req, payload).await?;
     let grace = body
-        .and_then(|b| b.into_inner().grace)
+        .grace
         .map(|g| parse_duration(&g).map_err(|e| ApiError::BadRequest(format!("grace: {e}"))))
         .transpose()?;
     let rotated = admin.rotate_secret(&client_id(&req)?, grace).await?;
@@ -330,7 +383,7 @@ pub async fn key_plan(
     Ok(HttpResponse::Ok().json(admin.key_plan().await?))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RotateRequest {
     /// Sign with a new key at once instead of after `publish_ahead`.
@@ -341,7 +394,7 @@ pub struct RotateRequest {
 /// Publishes the next key now (it signs after publish_ahead), or with `now`,
 /// signs with a new key at once.
 #[utoipa::path(post, path = "/admin/keys/rotate", tag = "admin", security(("admin_bearer" = [])),
-    request_body(content = Option<super::openapi::RotateBody>),
+    request_body(content = Option<RotateRequest>),
     responses(
         (status = 200, description = "the rotation", body = crate::admin::Rotation),
         super::openapi::AdminErrors,
@@ -349,10 +402,10 @@ pub struct RotateRequest {
 pub async fn rotate_keys(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: Option<web::Json<RotateRequest>>,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let admin = authorize(&req, &state)?;
-    let now = body.is_some_and(|b| b.now);
+    let RotateRequest { now } = json_body(&req, payload).await?;
     Ok(HttpResponse::Ok().json(admin.rotate_keys(now).await?))
 }
 

@@ -25,7 +25,7 @@ async fn authenticated_form(
         headers.get(header::AUTHORIZATION).map(|v| v.as_bytes()),
         &form,
     )?;
-    let address = req.peer_addr().map(|a| a.ip());
+    let address = super::forwarded::client_origin(req).map(|o| o.address);
     let client = state
         .auth
         .authenticate(credentials, state.admin.clock.now(), address)

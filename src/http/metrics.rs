@@ -18,7 +18,7 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     }
     m.keys_published
         .set(plan::published(records).count() as i64);
-    m.client_cache_entries.set(state.clients.len() as i64);
+    m.registered_clients.set(state.clients.len() as i64);
     m.deny_list_entries.set(state.deny.len() as i64);
     let bound = state.settings().keys.jwks_max_age.as_secs();
     m.jwks_max_age.set(ring.jwks_max_age(now, bound) as i64);

@@ -1,6 +1,7 @@
 //! actix-web handlers, thin: extract, call one function, map the result.
 
 mod admin;
+pub mod forwarded;
 mod health;
 mod introspect;
 mod jwks;
@@ -52,8 +53,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/readyz", "GET").route(web::get().to(health::readyz)))
         .service(
             web::scope("/admin")
-                .app_data(admin::json_config())
-                .app_data(admin::query_config())
                 .service(
                     resource("/clients", "GET, POST")
                         .route(web::post().to(admin::create_client))

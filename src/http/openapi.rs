@@ -94,6 +94,7 @@ pub struct TokenForm {
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct TokenForm2 {
+    #[schema(min_length = 1)]
     token: String,
     token_type_hint: Option<String>,
     client_id: Option<String>,
@@ -151,20 +152,6 @@ pub struct Status {
     pub status: String,
 }
 
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct SecretRotationBody {
-    /// How long the old secret keeps working, e.g. `24h`.
-    grace: Option<String>,
-}
-
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct RotateBody {
-    /// Sign with a new key at once instead of after `publish_ahead`.
-    now: Option<bool>,
-}
-
 struct Security;
 
 impl Modify for Security {
@@ -213,7 +200,7 @@ impl Modify for Security {
         ErrorBody, GrantType, TokenForm, TokenForm2, TokenResponse, IntrospectionResponse, Jwks, PublicJwk, Metadata,
         Status, NewClient, ClientUpdate, ClientView, ClientWithSecret, ClientListPage, ScopesInput,
         KeyView, KeyPlan, PlannedEvents, Rotation, KeyState, Algorithm, AuthMethod,
-        SecretRotationBody, RotateBody,
+        super::admin::SecretRotation, super::admin::RotateRequest,
     )),
     modifiers(&Security),
     tags(

@@ -71,7 +71,7 @@ pub async fn token(
             headers.get(header::CONTENT_TYPE).map(|v| v.as_bytes()),
             headers.get(header::AUTHORIZATION).map(|v| v.as_bytes()),
             &body,
-            req.peer_addr().map(|a| a.ip()),
+            super::forwarded::client_origin(&req).map(|o| o.address),
         )
         .await?;
     Ok(HttpResponse::Ok()

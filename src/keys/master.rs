@@ -109,7 +109,7 @@ impl MasterKey {
         if let Some(dir) = file.parent()
             && !dir.as_os_str().is_empty()
         {
-            std::fs::create_dir_all(dir)?;
+            crate::files::create_private_dirs(dir)?;
         }
         let mut options = std::fs::OpenOptions::new();
         options.write(true).create_new(true);

@@ -5,7 +5,7 @@
 
 use super::OAuthError;
 use super::assertion;
-use super::client_cache::{CachedClient, ClientCache};
+use super::client_directory::{CachedClient, ClientDirectory};
 use super::credentials::Credentials;
 use super::limiter::{FailureLimiter, Source};
 use super::secret::{ClientSecret, verify_secret};
@@ -21,7 +21,7 @@ use std::sync::Arc;
 static DUMMY: SecretHash = SecretHash([0u8; 32]);
 
 pub struct ClientAuthenticator {
-    pub clients: Arc<ClientCache>,
+    pub clients: Arc<ClientDirectory>,
     pub pepper: Arc<hmac::Key>,
     pub store: Store,
     /// What a client assertion's `aud` may name: the token endpoint URL and
@@ -30,10 +30,6 @@ pub struct ClientAuthenticator {
     pub leeway: i64,
     pub limiter: FailureLimiter,
     pub metrics: Arc<Metrics>,
-}
-
-fn unavailable(_: crate::store::StoreError) -> OAuthError {
-    OAuthError::unavailable("client registry is unavailable; retry")
 }
 
 impl ClientAuthenticator {
@@ -55,34 +51,44 @@ impl ClientAuthenticator {
             self.metrics.auth_failures_limited.inc();
             return Err(OAuthError::too_many_failures(retry_after));
         }
+        let in_body = credentials.in_body();
         match self.check(credentials, now).await {
             Ok(client) => {
                 crate::telemetry::record_client(client.client.id.as_str());
                 Ok(client)
             }
-            Err(e) => {
-                if e.code == super::ErrorCode::InvalidClient
-                    && self.limiter.record_failure(source, t)
-                {
-                    let subject = claimed.as_deref().unwrap_or("-");
-                    let address = address.map(|a| a.to_string()).unwrap_or_default();
-                    tracing::warn!(
-                        target: "audit",
-                        client_id = subject,
-                        %address,
-                        "repeated failed client authentication: limit reached"
-                    );
-                    let details = serde_json::json!({"address": address});
-                    if let Err(e) = self
-                        .store
-                        .record_audit(t, "tokend", "auth.failure_limit_reached", subject, &details)
-                        .await
-                    {
-                        tracing::warn!(error = %e, "could not store an audit event");
-                    }
+            Err(Refusal { error, failed }) => {
+                if failed && self.limiter.record_failure(source, t) {
+                    self.failure_limit_reached(claimed.as_deref(), address, t)
+                        .await;
                 }
-                Err(e)
+                // A client that authenticated in the body gets no challenge: a
+                // library takes `WWW-Authenticate` for one and hides the body.
+                Err(if in_body {
+                    error.without_challenge()
+                } else {
+                    error
+                })
             }
+        }
+    }
+
+    async fn failure_limit_reached(&self, claimed: Option<&str>, address: Option<IpAddr>, t: i64) {
+        let subject = claimed.unwrap_or("-");
+        let address = address.map(|a| a.to_string()).unwrap_or_default();
+        tracing::warn!(
+            target: "audit",
+            client_id = subject,
+            %address,
+            "repeated failed client authentication: limit reached"
+        );
+        let details = serde_json::json!({"address": address});
+        if let Err(e) = self
+            .store
+            .record_audit(t, "tokend", "auth.failure_limit_reached", subject, &details)
+            .await
+        {
+            tracing::warn!(error = %e, "could not store an audit event");
         }
     }
 
@@ -90,16 +96,20 @@ impl ClientAuthenticator {
         &self,
         credentials: Credentials,
         now: DateTime<Utc>,
-    ) -> Result<Arc<CachedClient>, OAuthError> {
+    ) -> Result<Arc<CachedClient>, Refusal> {
         match credentials {
-            Credentials::Missing => Err(OAuthError::invalid_client(
+            Credentials::Missing => Err(Refusal::not_counted(OAuthError::invalid_client(
                 "client authentication is required (client_secret_basic, client_secret_post or private_key_jwt)",
-            )),
+            ))),
             Credentials::Secret {
                 client_id,
+                raw_client_id,
                 secret,
-                method,
-            } => self.by_secret(&client_id, &secret, method, now).await,
+                method: _,
+            } => {
+                self.by_secret(&client_id, raw_client_id.as_deref(), &secret, now)
+                    .await
+            }
             Credentials::Assertion {
                 client_id,
                 assertion,
@@ -110,16 +120,22 @@ impl ClientAuthenticator {
         }
     }
 
+    /// Either secret method works for a client with a secret, whatever it
+    /// registered (SPEC §3: client libraries differ in what they send).
     async fn by_secret(
         &self,
         client_id: &str,
+        raw_client_id: Option<&str>,
         secret: &ClientSecret,
-        method: AuthMethod,
         now: DateTime<Utc>,
-    ) -> Result<Arc<CachedClient>, OAuthError> {
-        let Some(found) = self.clients.get(client_id).await.map_err(unavailable)? else {
+    ) -> Result<Arc<CachedClient>, Refusal> {
+        let found = self
+            .clients
+            .get(client_id)
+            .or_else(|| raw_client_id.and_then(|raw| self.clients.get(raw)));
+        let Some(found) = found else {
             let _ = verify_secret(&self.pepper, secret, &DUMMY);
-            return Err(OAuthError::authentication_failed());
+            return Err(Refusal::failed(OAuthError::authentication_failed()));
         };
         let client = &found.client;
         let mut ok = false;
@@ -131,17 +147,14 @@ impl ClientAuthenticator {
         if checked == 0 {
             let _ = verify_secret(&self.pepper, secret, &DUMMY);
         }
-        if !ok {
-            return Err(OAuthError::authentication_failed());
+        if !ok || !client.auth_method.uses_secret() {
+            return Err(Refusal::failed(OAuthError::authentication_failed()));
         }
-        // The caller proved it holds the secret: from here, details help.
+        // The caller proved it holds the secret: from here, details help,
+        // and nothing counts as a failed authentication.
         if !client.enabled {
-            return Err(OAuthError::invalid_client("client is disabled"));
-        }
-        if client.auth_method != method {
-            return Err(OAuthError::invalid_client(format!(
-                "client is registered for {}",
-                client.auth_method
+            return Err(Refusal::not_counted(OAuthError::invalid_client(
+                "client is disabled",
             )));
         }
         Ok(found)
@@ -152,16 +165,18 @@ impl ClientAuthenticator {
         client_id: Option<&str>,
         jwt: &str,
         now: DateTime<Utc>,
-    ) -> Result<Arc<CachedClient>, OAuthError> {
-        let bad = |e: assertion::AssertionError| OAuthError::invalid_client(e.to_string());
+    ) -> Result<Arc<CachedClient>, Refusal> {
+        let bad = |e: assertion::AssertionError| {
+            Refusal::failed(OAuthError::invalid_client(e.to_string()))
+        };
         let claimed = assertion::claimed_client(jwt).map_err(bad)?;
         if client_id.is_some_and(|id| id != claimed) {
-            return Err(OAuthError::invalid_client(
+            return Err(Refusal::failed(OAuthError::invalid_client(
                 "client_id differs from the assertion's iss and sub",
-            ));
+            )));
         }
-        let Some(found) = self.clients.get(&claimed).await.map_err(unavailable)? else {
-            return Err(OAuthError::authentication_failed());
+        let Some(found) = self.clients.get(&claimed) else {
+            return Err(Refusal::failed(OAuthError::authentication_failed()));
         };
         let client = &found.client;
         let Some(keys) = found
@@ -169,7 +184,7 @@ impl ClientAuthenticator {
             .as_ref()
             .filter(|_| client.auth_method == AuthMethod::PrivateKeyJwt)
         else {
-            return Err(OAuthError::authentication_failed());
+            return Err(Refusal::failed(OAuthError::authentication_failed()));
         };
         let now = now.timestamp();
         let verified = assertion::verify(
@@ -182,7 +197,9 @@ impl ClientAuthenticator {
         )
         .map_err(bad)?;
         if !client.enabled {
-            return Err(OAuthError::invalid_client("client is disabled"));
+            return Err(Refusal::not_counted(OAuthError::invalid_client(
+                "client is disabled",
+            )));
         }
         // One use per jti, on every replica: the database decides.
         let fresh = self
@@ -192,12 +209,39 @@ impl ClientAuthenticator {
                 verified.exp + self.leeway,
             )
             .await
-            .map_err(|_| OAuthError::unavailable("cannot record the client assertion; retry"))?;
+            .map_err(|_| {
+                Refusal::not_counted(OAuthError::unavailable(
+                    "cannot record the client assertion; retry",
+                ))
+            })?;
         if !fresh {
-            return Err(OAuthError::invalid_client(
+            return Err(Refusal::failed(OAuthError::invalid_client(
                 "client assertion was already used (jti replay)",
-            ));
+            )));
         }
         Ok(found)
+    }
+}
+
+/// Why authentication was refused, and whether it counts toward the failure
+/// limiter: only a wrong or missing proof does, never a correct secret.
+struct Refusal {
+    error: OAuthError,
+    failed: bool,
+}
+
+impl Refusal {
+    fn failed(error: OAuthError) -> Self {
+        Self {
+            error,
+            failed: true,
+        }
+    }
+
+    fn not_counted(error: OAuthError) -> Self {
+        Self {
+            error,
+            failed: false,
+        }
     }
 }

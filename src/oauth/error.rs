@@ -48,6 +48,9 @@ pub struct OAuthError {
     pub description: Cow<'static, str>,
     pub status: StatusCode,
     pub retry_after: Option<u64>,
+    /// `WWW-Authenticate` on a 401: only when the request used the
+    /// `Authorization` header or carried no authentication (RFC 6749 §5.2).
+    pub challenge: bool,
 }
 
 impl OAuthError {
@@ -61,6 +64,15 @@ impl OAuthError {
             description: description.into(),
             status,
             retry_after: None,
+            challenge: true,
+        }
+    }
+
+    /// The same error without a `WWW-Authenticate` challenge.
+    pub fn without_challenge(self) -> Self {
+        Self {
+            challenge: false,
+            ..self
         }
     }
 
@@ -167,7 +179,7 @@ impl ResponseError for OAuthError {
         response
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .insert_header((header::PRAGMA, "no-cache"));
-        if self.status == StatusCode::UNAUTHORIZED {
+        if self.status == StatusCode::UNAUTHORIZED && self.challenge {
             response.insert_header((header::WWW_AUTHENTICATE, r#"Basic realm="tokend""#));
         }
         if let Some(secs) = self.retry_after {

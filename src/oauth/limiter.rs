@@ -1,17 +1,21 @@
-//! Limits failed client authentications (SPEC §7), per client id and per
-//! source address, in fixed windows: past the limit, 429 with `Retry-After`
-//! until the window ends, so nobody is locked out longer than a window.
-//! Memory is bounded: the windows live in a fixed-size cache, so an attack
-//! with random client ids evicts old windows instead of growing the map.
+//! Limits failed client authentications (SPEC §7), per source address and
+//! per (client id, source address), in fixed windows: past the limit, 429 with
+//! `Retry-After` until the window ends, so nobody is locked out longer than a
+//! window. Client ids are public, so failures from one address never lock the
+//! client out at another. Memory is bounded: the windows live in a fixed-size
+//! cache keyed by a 64-bit keyed hash, so an attack with random ids and
+//! addresses evicts old windows instead of growing the map, and checking a
+//! request allocates nothing.
 
 use quick_cache::sync::Cache;
-use std::net::IpAddr;
+use std::hash::BuildHasher;
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
 
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
-    /// Failures per client id per window.
+    /// Failures per (client id, source address) per window.
     pub per_client: u32,
     /// Failures per source address per window.
     pub per_address: u32,
@@ -36,7 +40,10 @@ struct Window {
 
 pub struct FailureLimiter {
     limits: Limits,
-    windows: Cache<String, Arc<Window>>,
+    /// Keyed by a hash of (kind, address, client id): a collision only makes
+    /// two sources share a window.
+    windows: Cache<u64, Arc<Window>>,
+    hasher: std::collections::hash_map::RandomState,
 }
 
 /// Whose failures count.
@@ -51,30 +58,34 @@ impl FailureLimiter {
         Self {
             limits,
             windows: Cache::new(capacity),
+            hasher: std::collections::hash_map::RandomState::new(),
         }
     }
 
-    fn keys(source: Source<'_>) -> [(Option<String>, bool); 2] {
-        [
-            (source.client_id.map(|id| format!("c\u{0}{id}")), true),
-            (source.address.map(|a| format!("a\u{0}{a}")), false),
-        ]
+    /// The windows a source counts in, with their limits.
+    fn keys(&self, source: Source<'_>) -> [Option<(u64, u32)>; 2] {
+        let address = source.address.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        let per_address = Some((
+            self.hasher.hash_one((0u8, address)),
+            self.limits.per_address,
+        ));
+        let per_pair = source.client_id.map(|id| {
+            (
+                self.hasher.hash_one((1u8, address, id)),
+                self.limits.per_client,
+            )
+        });
+        [per_pair, per_address]
     }
 
     /// `Err(seconds)` while `source` is over a limit: retry after that long.
     pub fn check(&self, source: Source<'_>, now: i64) -> Result<(), u64> {
-        for (key, per_client) in Self::keys(source) {
-            let Some(key) = key else { continue };
+        for (key, limit) in self.keys(source).into_iter().flatten() {
             let Some(window) = self.windows.get(&key) else {
                 continue;
             };
             let start = window.start.load(Ordering::Acquire);
-            let limit = if per_client {
-                self.limits.per_client
-            } else {
-                self.limits.per_address
-            };
-            let ends = start + self.limits.window_secs;
+            let ends = start.saturating_add(self.limits.window_secs);
             if now < ends && window.failures.load(Ordering::Acquire) >= limit {
                 return Err((ends - now).max(1) as u64);
             }
@@ -85,29 +96,21 @@ impl FailureLimiter {
     /// Counts a failure; returns true when it made `source` reach a limit.
     pub fn record_failure(&self, source: Source<'_>, now: i64) -> bool {
         let mut tripped = false;
-        for (key, per_client) in Self::keys(source) {
-            let Some(key) = key else { continue };
-            let window = match self.windows.get(&key) {
-                Some(w) => w,
-                None => {
-                    let w = Arc::new(Window {
+        for (key, limit) in self.keys(source).into_iter().flatten() {
+            let window = self
+                .windows
+                .get_or_insert_with(&key, || {
+                    Ok::<_, std::convert::Infallible>(Arc::new(Window {
                         start: AtomicI64::new(now),
                         failures: AtomicU32::new(0),
-                    });
-                    self.windows.insert(key, w.clone());
-                    w
-                }
-            };
+                    }))
+                })
+                .unwrap_or_else(|never| match never {});
             let start = window.start.load(Ordering::Acquire);
-            if now >= start + self.limits.window_secs {
+            if now >= start.saturating_add(self.limits.window_secs) {
                 window.start.store(now, Ordering::Release);
                 window.failures.store(0, Ordering::Release);
             }
-            let limit = if per_client {
-                self.limits.per_client
-            } else {
-                self.limits.per_address
-            };
             if window.failures.fetch_add(1, Ordering::AcqRel) + 1 == limit {
                 tripped = true;
             }
@@ -139,13 +142,17 @@ mod tests {
         )
     }
 
+    fn at(id: &str, address: &str) -> Source<'static> {
+        Source {
+            client_id: Some(Box::leak(id.to_owned().into_boxed_str())),
+            address: Some(address.parse().unwrap()),
+        }
+    }
+
     #[test]
     fn blocks_after_the_limit_and_recovers_after_the_window() {
         let l = limiter();
-        let s = Source {
-            client_id: Some("a"),
-            address: None,
-        };
+        let s = at("a", "10.0.0.1");
         for _ in 0..3 {
             assert!(l.check(s, 100).is_ok());
             l.record_failure(s, 100);
@@ -155,40 +162,36 @@ mod tests {
     }
 
     #[test]
-    fn per_address_limit_spans_client_ids() {
+    fn failures_from_one_address_never_lock_the_client_out_elsewhere() {
         let l = limiter();
-        let ip: IpAddr = "10.0.0.1".parse().unwrap();
-        for i in 0..5 {
-            let id = format!("id{i}");
-            l.record_failure(
-                Source {
-                    client_id: Some(&id),
-                    address: Some(ip),
-                },
-                0,
-            );
+        let attacker = at("victim", "10.0.0.66");
+        for _ in 0..1000 {
+            l.record_failure(attacker, 0);
         }
-        let fresh = Source {
-            client_id: Some("new"),
-            address: Some(ip),
-        };
-        assert!(l.check(fresh, 1).is_err());
-        let elsewhere = Source {
-            client_id: Some("new"),
-            address: Some("10.0.0.2".parse().unwrap()),
-        };
-        assert!(l.check(elsewhere, 1).is_ok());
+        assert!(l.check(attacker, 1).is_err());
+        assert!(l.check(at("victim", "10.0.0.2"), 1).is_ok());
     }
 
     #[test]
-    fn memory_stays_bounded_under_random_ids() {
+    fn per_address_limit_spans_client_ids() {
+        let l = limiter();
+        for i in 0..5 {
+            l.record_failure(at(&format!("id{i}"), "10.0.0.1"), 0);
+        }
+        assert!(l.check(at("new", "10.0.0.1"), 1).is_err());
+        assert!(l.check(at("new", "10.0.0.2"), 1).is_ok());
+    }
+
+    #[test]
+    fn memory_stays_bounded_under_random_ids_and_addresses() {
         let l = FailureLimiter::new(Limits::default(), 1000);
-        for i in 0..50_000 {
+        for i in 0..100_000u32 {
             let id = format!("random-{i}");
+            let address = IpAddr::from(i.to_be_bytes());
             l.record_failure(
                 Source {
                     client_id: Some(&id),
-                    address: None,
+                    address: Some(address),
                 },
                 0,
             );

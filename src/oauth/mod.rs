@@ -4,7 +4,7 @@
 
 pub mod assertion;
 mod authenticate;
-mod client_cache;
+mod client_directory;
 mod credentials;
 mod deny_list;
 mod error;
@@ -17,7 +17,7 @@ mod secret;
 mod token;
 
 pub use authenticate::ClientAuthenticator;
-pub use client_cache::{CachedClient, ClientCache};
+pub use client_directory::{CachedClient, ClientDirectory};
 pub use credentials::{Credentials, JWT_BEARER_ASSERTION, parse_basic};
 pub use deny_list::DenyList;
 pub use error::{ErrorCode, OAuthError};

@@ -46,6 +46,12 @@ struct Claims<'a> {
     scope: &'a str,
 }
 
+/// How a token request is counted (metrics labels from fixed sets).
+struct Labels {
+    grant: &'static str,
+    method: &'static str,
+}
+
 /// Everything the token endpoint needs, shared by all workers.
 pub struct TokenIssuer {
     pub issuer: String,
@@ -94,15 +100,19 @@ impl TokenIssuer {
         body: &[u8],
         address: Option<std::net::IpAddr>,
     ) -> Result<TokenResponse, OAuthError> {
-        let mut method = "none";
+        let mut labels = Labels {
+            grant: "other",
+            method: "none",
+        };
         let result = self
-            .issue(content_type, authorization, body, address, &mut method)
+            .issue(content_type, authorization, body, address, &mut labels)
             .await;
         let outcome = match &result {
             Ok(_) => "issued",
             Err(e) => e.code.as_str(),
         };
-        self.metrics.token_request(outcome, method);
+        self.metrics
+            .token_request(outcome, labels.grant, labels.method);
         telemetry::record_outcome(outcome);
         result
     }
@@ -113,13 +123,13 @@ impl TokenIssuer {
         authorization: Option<&[u8]>,
         body: &[u8],
         address: Option<std::net::IpAddr>,
-        method: &mut &'static str,
+        labels: &mut Labels,
     ) -> Result<TokenResponse, OAuthError> {
         let form = parse_form(content_type, body)?;
         let bad = |e: super::FormError| OAuthError::invalid_request(e.to_string());
         match form.single("grant_type").map_err(bad)? {
             None => return Err(OAuthError::invalid_request("grant_type is required")),
-            Some("client_credentials") => {}
+            Some("client_credentials") => labels.grant = "client_credentials",
             Some(other) => {
                 return Err(OAuthError::unsupported_grant_type(format!(
                     "grant_type `{}` is not supported; use client_credentials",
@@ -141,7 +151,7 @@ impl TokenIssuer {
             targets.push(Audience::parse(audience).map_err(OAuthError::invalid_target)?);
         }
         let credentials = Credentials::extract(authorization, &form)?;
-        *method = credentials.method_name();
+        labels.method = credentials.method_name();
 
         let now = self.clock.now();
         let client = self.auth.authenticate(credentials, now, address).await?;

@@ -70,7 +70,8 @@ pub struct Store {
 
 static DRIVERS: Once = Once::new();
 
-/// `sqlite://data/tokend.db` → the same URL with `mode=rwc`, and its folder made.
+/// `sqlite://data/tokend.db` → the same URL with `mode=rwc`, its folder made
+/// and the file created, both readable by this user only.
 fn prepare_sqlite_url(url: &str) -> Result<String, StoreError> {
     let rest = url
         .strip_prefix("sqlite://")
@@ -80,12 +81,18 @@ fn prepare_sqlite_url(url: &str) -> Result<String, StoreError> {
         Some((p, q)) => (p, Some(q)),
         None => (rest, None),
     };
-    if path != ":memory:"
-        && let Some(dir) = std::path::Path::new(path).parent()
-        && !dir.as_os_str().is_empty()
-    {
-        std::fs::create_dir_all(dir).map_err(|e| {
-            StoreError::Unavailable(format!("cannot create folder {}: {e}", dir.display()))
+    let creates = !query.is_some_and(|q| q.contains("mode=ro") || q.contains("mode=memory"));
+    if path != ":memory:" && creates {
+        let file = std::path::Path::new(path);
+        if let Some(dir) = file.parent()
+            && !dir.as_os_str().is_empty()
+        {
+            crate::files::create_private_dirs(dir).map_err(|e| {
+                StoreError::Unavailable(format!("cannot create folder {}: {e}", dir.display()))
+            })?;
+        }
+        crate::files::create_private_file(file).map_err(|e| {
+            StoreError::Unavailable(format!("cannot create {}: {e}", file.display()))
         })?;
     }
     let mut params: Vec<String> = query
@@ -219,6 +226,14 @@ mod tests {
         let url = prepare_sqlite_url(&format!("sqlite://{}", path.display())).unwrap();
         assert!(url.ends_with("?mode=rwc"), "{url}");
         assert!(path.parent().unwrap().exists());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode =
+                |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode(path.parent().unwrap()), 0o700);
+            assert_eq!(mode(&path), 0o600);
+        }
         let url = prepare_sqlite_url("sqlite://:memory:?mode=memory").unwrap();
         assert_eq!(url, "sqlite://:memory:?mode=memory");
     }

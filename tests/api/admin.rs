@@ -408,3 +408,89 @@ async fn key_operations_through_the_api() {
     );
     assert!(rotation["warning"].is_string());
 }
+
+/// SPEC §7: a body that does not parse, a field of the wrong type, an unknown
+/// field or the wrong content type is 400 naming the field, never taken as
+/// empty; an empty body means the defaults; authentication comes first.
+#[tokio::test]
+async fn malformed_admin_bodies_are_refused_naming_the_field_and_never_taken_as_empty() {
+    let app = spawn_app().await;
+    let admin = Admin::new(&app).await;
+    let svc = app.simple_client("svc", "read").await;
+    let post = reqwest::Method::POST;
+    for (path, body, field) in [
+        ("/clients/svc/secret", json!({"grace": 86400}), "grace"),
+        ("/clients/svc/secret", json!({"grce": "24h"}), "grce"),
+        ("/clients/svc/secret", json!({"grace": {}}), "grace"),
+        ("/keys/rotate", json!({"now": "true"}), "now"),
+        ("/clients", json!({"name": "x", "scopes": 5}), "scopes"),
+        ("/clients", json!({"name": "x", "audience": []}), "audience"),
+    ] {
+        let resp = admin
+            .req(post.clone(), path)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 400, "{path} {body}");
+        let out: serde_json::Value = resp.json().await.unwrap();
+        assert_eq!(out["error"], "invalid_request");
+        let description = out["error_description"].as_str().unwrap();
+        assert!(description.contains(field), "{path} {body}: {description}");
+    }
+    // Not JSON at all, and JSON sent as text/plain.
+    let resp = admin
+        .req(post.clone(), "/clients/svc/secret")
+        .header("Content-Type", "application/json")
+        .body("{grace:")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 400);
+    let resp = admin
+        .req(post.clone(), "/clients/svc/secret")
+        .header("Content-Type", "text/plain")
+        .body(r#"{"grace": "24h"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 400);
+    // None of that touched the secret.
+    assert_eq!(
+        app.token_for(&svc, "grant_type=client_credentials")
+            .await
+            .status()
+            .as_u16(),
+        200
+    );
+
+    // An empty body means the defaults: a rotation without grace.
+    let resp = admin
+        .req(post.clone(), "/clients/svc/secret")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+
+    // Authentication comes before the body: 401, not 400.
+    for path in ["/clients", "/keys/rotate", "/clients/svc/secret"] {
+        let resp = app
+            .http
+            .post(format!("{}/admin{path}", app.address))
+            .header("Content-Type", "application/json")
+            .body("{not json")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 401, "{path}");
+    }
+    // limit outside 1–1000 is refused, not clamped.
+    for limit in ["0", "1001", "x"] {
+        let resp = admin
+            .req(reqwest::Method::GET, &format!("/clients?limit={limit}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 400, "limit={limit}");
+    }
+}

@@ -1,6 +1,8 @@
 //! Integration tests: the real application on port 0 against a fresh database.
 
 mod admin;
+#[path = "../common/certs.rs"]
+mod certs;
 mod cli;
 mod deploy;
 mod helpers;
@@ -15,4 +17,5 @@ mod process_ops;
 mod replicas;
 mod rotation;
 mod startup;
+mod tls;
 mod token;

@@ -54,21 +54,21 @@ async fn metrics_count_outcomes_latency_and_keys_without_client_labels() {
     assert_eq!(
         value(
             &text,
-            r#"tokend_token_requests_total{auth_method="client_secret_basic",outcome="issued"}"#
+            r#"tokend_token_requests_total{auth_method="client_secret_basic",grant="client_credentials",outcome="issued"}"#
         ),
         3.0
     );
     assert_eq!(
         value(
             &text,
-            r#"tokend_token_requests_total{auth_method="client_secret_basic",outcome="invalid_client"}"#
+            r#"tokend_token_requests_total{auth_method="client_secret_basic",grant="client_credentials",outcome="invalid_client"}"#
         ),
         1.0
     );
     assert_eq!(
         value(
             &text,
-            r#"tokend_token_requests_total{auth_method="client_secret_basic",outcome="invalid_scope"}"#
+            r#"tokend_token_requests_total{auth_method="client_secret_basic",grant="client_credentials",outcome="invalid_scope"}"#
         ),
         1.0
     );
@@ -87,7 +87,11 @@ async fn metrics_count_outcomes_latency_and_keys_without_client_labels() {
     );
     assert!(text.contains("tokend_key_rotations_total"));
     assert!(text.contains("tokend_database_errors_total"));
-    assert!(text.contains("tokend_client_cache_entries"));
+    assert!(text.contains("tokend_registered_clients"));
+    // Process series under the standard names, CPU time in fractions.
+    assert!(value(&text, "process_cpu_seconds_total") > 0.0);
+    assert!(value(&text, "process_resident_memory_bytes") > 0.0);
+    assert!(!text.contains("tokend_process_"));
     assert!(!text.contains("metrics-client-7"), "no client id label");
     assert!(!text.contains(&c.secret));
 }
@@ -276,4 +280,130 @@ async fn hundreds_of_malformed_requests_never_get_a_5xx_and_tokens_still_flow() 
     clock.advance(chrono::Duration::seconds(61));
     let resp = app.token_for(&c, "grant_type=client_credentials").await;
     assert_eq!(resp.status().as_u16(), 200);
+}
+
+/// `promtool check metrics` (Debian's prometheus package) finds nothing to
+/// complain about in /metrics.
+#[tokio::test]
+async fn promtool_accepts_the_metrics() {
+    let app = spawn_app().await;
+    let c = app.simple_client("prom", "read").await;
+    app.token_for(&c, "grant_type=client_credentials").await;
+    let text = metrics(&app).await;
+    let mut child = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool is installed (./test.sh installs Debian's prometheus)");
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success() && out.stdout.is_empty() && out.stderr.is_empty(),
+        "promtool: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn from(address: &str) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(address.parse::<std::net::IpAddr>().unwrap())
+        .build()
+        .unwrap()
+}
+
+async fn token_status(http: &reqwest::Client, app: &TestApp, auth: &str) -> u16 {
+    http.post(format!("{}/token", app.address))
+        .header("Authorization", auth)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body("grant_type=client_credentials")
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// Client ids are public: 1,000 wrong secrets for an id from one address
+/// lock out that address, never the client at its own address (SPEC §7).
+#[tokio::test]
+async fn a_thousand_failures_from_one_address_never_lock_the_client_out_elsewhere() {
+    let app = spawn_app().await;
+    let victim = app.simple_client("payments", "read").await;
+    let attacker = from("127.0.0.66");
+    let mut limited = 0;
+    for _ in 0..1000 {
+        match token_status(&attacker, &app, &basic("payments", "guess")).await {
+            401 => {}
+            429 => limited += 1,
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert!(
+        limited >= 980,
+        "the attacker is limited after 20: {limited}"
+    );
+    let service = from("127.0.0.7");
+    let good = basic(&victim.id, &victim.secret);
+    assert_eq!(token_status(&service, &app, &good).await, 200);
+    // The attacker's address stays limited, even with the right secret.
+    assert_eq!(token_status(&attacker, &app, &good).await, 429);
+}
+
+/// Behind a trusted proxy the limit applies to the forwarded address; the
+/// same header from anyone else is ignored.
+#[tokio::test]
+async fn the_forwarded_address_counts_only_from_a_trusted_proxy() {
+    let app = spawn_app_with(|s| {
+        s.http.trusted_proxies = tokend::config::TrustedProxies::parse("127.0.0.10").unwrap();
+    })
+    .await;
+    let victim = app.simple_client("ledger", "read").await;
+    let proxy = from("127.0.0.10");
+    let send = async |http: &reqwest::Client, forwarded_for: &str, auth: &str| {
+        http.post(format!("{}/token", app.address))
+            .header("Authorization", auth)
+            .header("X-Forwarded-For", forwarded_for)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body("grant_type=client_credentials")
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    let wrong = basic("ledger", "guess");
+    for _ in 0..25 {
+        send(&proxy, "203.0.113.9", &wrong).await;
+    }
+    let good = basic(&victim.id, &victim.secret);
+    assert_eq!(
+        send(&proxy, "203.0.113.9", &good).await,
+        429,
+        "the attacker behind the proxy"
+    );
+    assert_eq!(
+        send(&proxy, "198.51.100.4", &good).await,
+        200,
+        "another client behind it"
+    );
+    // From an untrusted peer the header is ignored: its own address counts.
+    let direct = from("127.0.0.11");
+    for _ in 0..25 {
+        send(&direct, "198.51.100.4", &wrong).await;
+    }
+    assert_eq!(send(&direct, "198.51.100.4", &good).await, 429);
+    assert_eq!(
+        send(&proxy, "198.51.100.4", &good).await,
+        200,
+        "the spoofed address was not blamed"
+    );
 }

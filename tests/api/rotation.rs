@@ -42,7 +42,7 @@ async fn scheduled_rotation_walks_a_key_through_its_life_on_a_manual_clock() {
 
     // Just before the next key is due: nothing happens.
     clock.advance(
-        chrono::Duration::days(30) - chrono::Duration::hours(1) - chrono::Duration::seconds(5),
+        chrono::Duration::days(30) - chrono::Duration::hours(2) - chrono::Duration::seconds(5),
     );
     tokio::time::sleep(Duration::from_millis(700)).await;
     assert_eq!(kids(&app).await.len(), 1);
@@ -70,7 +70,7 @@ async fn scheduled_rotation_walks_a_key_through_its_life_on_a_manual_clock() {
     assert_eq!(max_age, "public, max-age=300");
 
     // At active_since + rotate_every: the next key signs, the old one stays.
-    clock.advance(chrono::Duration::hours(1) + chrono::Duration::seconds(1));
+    clock.advance(chrono::Duration::hours(2) + chrono::Duration::seconds(1));
     let second = signing_kid(&app, &c).await;
     assert_ne!(second, first);
     assert!(

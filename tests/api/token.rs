@@ -2,6 +2,8 @@
 //! authentication methods, scope/audience rules, TTL and claims.
 
 use crate::helpers::*;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use tokend::admin::{NewClient, ScopesInput};
 
 const CC: &str = "grant_type=client_credentials";
@@ -66,15 +68,73 @@ async fn client_secret_post_issues_a_token() {
     let body = format!("{CC}&client_id=poster&client_secret={}", c.secret);
     let resp = app.post_token(None, &body).await;
     assert_eq!(resp.status().as_u16(), 200);
-    // A client registered for client_secret_post may not use Basic.
+    // Either secret method works, whatever the client registered (SPEC §3).
     let resp = app.token_for(&c, CC).await;
-    let body = assert_error(resp, 401, "invalid_client").await;
-    assert!(
-        body["error_description"]
-            .as_str()
-            .unwrap()
-            .contains("client_secret_post")
+    assert_eq!(resp.status().as_u16(), 200);
+}
+
+#[tokio::test]
+async fn a_default_client_may_send_its_secret_in_the_body_and_gets_no_challenge_there() {
+    let app = spawn_app().await;
+    let c = app.simple_client("basic-by-default", "read").await;
+    let body = format!("{CC}&client_id={}&client_secret={}", c.id, c.secret);
+    assert_eq!(app.post_token(None, &body).await.status().as_u16(), 200);
+
+    // A wrong secret in the body: 401 without WWW-Authenticate (a library
+    // would take it for a challenge and hide the body).
+    let resp = app
+        .post_token(None, &format!("{CC}&client_id={}&client_secret=nope", c.id))
+        .await;
+    assert_eq!(resp.status().as_u16(), 401);
+    assert!(resp.headers().get("www-authenticate").is_none());
+    // With the Authorization header, or without any authentication: challenged.
+    let resp = app.post_token(Some(&basic(&c.id, "nope")), CC).await;
+    assert_eq!(
+        resp.headers()["www-authenticate"],
+        r#"Basic realm="tokend""#
     );
+    let resp = app.post_token(None, CC).await;
+    assert_eq!(
+        resp.headers()["www-authenticate"],
+        r#"Basic realm="tokend""#
+    );
+}
+
+#[tokio::test]
+async fn a_correct_secret_is_never_counted_as_a_failure() {
+    let app = spawn_app().await;
+    let c = app.simple_client("cron", "read").await;
+    app.admin().set_client_enabled("cron", false).await.unwrap();
+    // 25 correct secrets for a disabled client: refused, never limited.
+    for _ in 0..25 {
+        let resp = app.token_for(&c, CC).await;
+        assert_error(resp, 401, "invalid_client").await;
+    }
+    app.admin().set_client_enabled("cron", true).await.unwrap();
+    assert_eq!(app.token_for(&c, CC).await.status().as_u16(), 200);
+}
+
+#[tokio::test]
+async fn raw_basic_ids_with_plus_percent_and_colon_work_as_curl_sends_them() {
+    let app = spawn_app().await;
+    for id in ["svc+billing", "50%off", "team:svc"] {
+        let c = app.simple_client(id, "read").await;
+        // Raw, as curl -u, Authlib, requests and Java send them: no form
+        // encoding before base64. (A raw `:` cannot be told from the
+        // separator: those ids need RFC 6749's encoding, as Go sends it.)
+        let raw = format!(
+            "Basic {}",
+            STANDARD.encode(format!("{}:{}", c.id, c.secret))
+        );
+        let status = app.post_token(Some(&raw), CC).await.status().as_u16();
+        if id.contains(':') {
+            assert_eq!(status, 401, "{id}");
+        } else {
+            assert_eq!(status, 200, "{id}");
+        }
+        // Encoded, as RFC 6749 §2.3.1 says.
+        assert_eq!(app.token_for(&c, CC).await.status().as_u16(), 200, "{id}");
+    }
 }
 
 #[tokio::test]
@@ -198,7 +258,6 @@ async fn invalid_client_rows_are_indistinguishable_for_unknown_and_wrong_secret(
     .await;
     // disabled client
     app.admin().set_client_enabled("c1", false).await.unwrap();
-    app.state.clients.invalidate("c1");
     assert_error(app.token_for(&c, CC).await, 401, "invalid_client").await;
 }
 

@@ -67,19 +67,34 @@ impl Tokend {
         self.child = Some(child);
     }
 
+    fn tls(&self) -> bool {
+        self.env.iter().any(|(k, _)| k == "TOKEND_TLS__CERT_FILE")
+    }
+
     pub fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
+        format!("{}{path}", self.issuer())
     }
 
     pub fn issuer(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        let scheme = if self.tls() { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}", self.port)
+    }
+
+    fn ready(&self) -> bool {
+        if self.tls() {
+            // Readiness only: the certificate is checked by the tests.
+            return Command::new("curl")
+                .args(["-skf", "-o", "/dev/null", &self.url("/readyz")])
+                .status()
+                .is_ok_and(|s| s.success());
+        }
+        raw_http::get_status()(&self.url("/readyz")) == Some(200)
     }
 
     pub fn wait_ready(&self) {
         let deadline = Instant::now() + Duration::from_secs(30);
-        let client = raw_http::get_status();
         loop {
-            if client(&self.url("/readyz")) == Some(200) {
+            if self.ready() {
                 return;
             }
             assert!(
@@ -102,12 +117,61 @@ impl Tokend {
             .output()
             .unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
-        let json = serde_json::from_str(stdout.trim()).unwrap_or(serde_json::Value::Null);
+        let json: serde_json::Value =
+            serde_json::from_str(stdout.trim()).unwrap_or(serde_json::Value::Null);
+        if out.status.success()
+            && args.starts_with(&["client", "create"])
+            && let (Some(id), Some(secret)) =
+                (json["client_id"].as_str(), json["client_secret"].as_str())
+        {
+            self.wait_for_client(id, secret);
+        }
         (
             out.status.code().unwrap_or(-1),
             json,
             String::from_utf8_lossy(&out.stderr).into_owned(),
         )
+    }
+
+    /// Waits until this server honours a client created elsewhere (SPEC §4:
+    /// within 2 seconds, through the change feed).
+    pub fn wait_for_client(&self, id: &str, secret: &str) {
+        if self.tls() {
+            return self.wait_for_client_over_tls(id, secret);
+        }
+        let deadline = Instant::now() + Duration::from_secs(3);
+        let post = raw_http::post_token_status();
+        loop {
+            match post(&self.url("/token"), id, secret) {
+                Some(401) | None if Instant::now() < deadline => {
+                    // Each miss counts as a failed authentication: poll gently.
+                    std::thread::sleep(Duration::from_millis(250))
+                }
+                Some(401) | None => panic!("client {id} not honoured within 3 s"),
+                Some(_) => return,
+            }
+        }
+    }
+
+    fn wait_for_client_over_tls(&self, id: &str, secret: &str) {
+        let deadline = Instant::now() + Duration::from_secs(3);
+        loop {
+            let out = Command::new("curl")
+                .args(["-sk", "-o", "/dev/null", "-w", "%{http_code}", "-u"])
+                .arg(format!("{id}:{secret}"))
+                .args(["-d", "grant_type=client_credentials", &self.url("/token")])
+                .output()
+                .unwrap();
+            let code = String::from_utf8_lossy(&out.stdout).into_owned();
+            if code != "401" && code != "000" {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "client {id} not honoured within 3 s"
+            );
+            std::thread::sleep(Duration::from_millis(250));
+        }
     }
 
     /// POST /token with client_secret_basic; the JSON body and the status.
@@ -130,6 +194,19 @@ impl Tokend {
             .expect("tokend answers");
         let status = resp.status().as_u16();
         (status, resp.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    /// A variable of this server's environment.
+    pub fn env_value(&self, name: &str) -> Option<&str> {
+        self.env
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
     }
 
     /// SIGKILL: no chance to clean up.
@@ -179,9 +256,38 @@ impl Drop for Tokend {
     }
 }
 
-/// A tiny blocking GET for readiness polls, without a runtime.
+/// A tiny blocking HTTP client for polls, without a runtime.
 mod raw_http {
     use std::io::{Read, Write};
+
+    /// POST /token with client_secret_basic; the status.
+    pub fn post_token_status() -> impl Fn(&str, &str, &str) -> Option<u16> {
+        |url: &str, id: &str, secret: &str| {
+            use base64::Engine;
+            let enc = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+            let basic = base64::engine::general_purpose::STANDARD.encode(format!(
+                "{}:{}",
+                enc(id),
+                enc(secret)
+            ));
+            let rest = url.strip_prefix("http://")?;
+            let (host, path) = rest.split_once('/')?;
+            let body = "grant_type=client_credentials";
+            let mut stream = std::net::TcpStream::connect(host).ok()?;
+            stream
+                .set_read_timeout(Some(std::time::Duration::from_secs(2)))
+                .ok()?;
+            write!(
+                stream,
+                "POST /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nAuthorization: Basic {basic}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+            .ok()?;
+            let mut response = String::new();
+            stream.read_to_string(&mut response).ok()?;
+            response.split_whitespace().nth(1)?.parse().ok()
+        }
+    }
 
     pub fn get_status() -> impl Fn(&str) -> Option<u16> {
         |url: &str| {

@@ -3,6 +3,9 @@ grant with private_key_jwt (RFC 7523) and, as a resource server, token
 introspection (RFC 7662) with client_secret_basic.
 
 usage: authlib_client.py ISSUER KEY_CLIENT_ID PRIVATE_KEY_PEM RS_CLIENT_ID RS_SECRET
+       authlib_client.py --basic ISSUER CLIENT_ID SECRET
+The second form fetches a token with client_secret_basic, Authlib's default,
+which sends the id and secret without form-encoding them first.
 Prints a JSON report and exits 0, or prints the error and exits 1.
 """
 
@@ -29,7 +32,15 @@ class ShortLivedPrivateKeyJWT(PrivateKeyJWT):
         )
 
 
+def basic(issuer, client_id, secret):
+    session = OAuth2Session(client_id, secret, scope="read")
+    token = session.fetch_token(f"{issuer}/token", grant_type="client_credentials")
+    print(json.dumps({"token": {k: token[k] for k in ("token_type", "expires_in", "scope")}}))
+
+
 def main():
+    if sys.argv[1] == "--basic":
+        return basic(*sys.argv[2:5])
     issuer, key_client, pem_path, rs_id, rs_secret = sys.argv[1:6]
     token_endpoint = f"{issuer}/token"
     with open(pem_path) as f:

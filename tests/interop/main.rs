@@ -5,6 +5,10 @@
 //! introspection; schemathesis checks the server against /openapi.json.
 //! `./test.sh` installs them (tests/interop/.venv and tests/interop/node_modules).
 
+#[path = "../common/certs.rs"]
+mod certs;
+mod clients;
+mod mod_auth_openidc;
 #[path = "../common/process.rs"]
 mod process;
 
@@ -13,11 +17,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-fn interop_dir() -> PathBuf {
+pub(crate) fn interop_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop")
 }
 
-fn python() -> PathBuf {
+pub(crate) fn python() -> PathBuf {
     let venv = interop_dir().join(".venv/bin/python");
     assert!(
         venv.exists(),
@@ -59,7 +63,7 @@ fn fetch_token(server: &Tokend, id: &str, secret: &str) -> String {
     }
 }
 
-fn run_verifier(program: &Path, script: &str, args: &[&str]) -> serde_json::Value {
+pub(crate) fn run_verifier(program: &Path, script: &str, args: &[&str]) -> serde_json::Value {
     let out = Command::new(program)
         .arg(interop_dir().join(script))
         .args(args)
