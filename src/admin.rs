@@ -212,6 +212,7 @@ pub struct NewClient {
     #[schema(value_type = Object)]
     pub claims: serde_json::Map<String, serde_json::Value>,
     /// `client_secret_basic` (default), `client_secret_post` or `private_key_jwt`.
+    #[schema(value_type = Option<AuthMethod>)]
     pub auth_method: Option<String>,
     /// The client's public keys (a JWK Set) for `private_key_jwt`.
     #[schema(value_type = Option<Object>)]
@@ -236,6 +237,7 @@ pub struct ClientUpdate {
     pub token_ttl: Option<String>,
     #[schema(value_type = Option<Object>)]
     pub claims: Option<serde_json::Map<String, serde_json::Value>>,
+    #[schema(value_type = Option<AuthMethod>)]
     pub auth_method: Option<String>,
     #[schema(value_type = Option<Object>)]
     pub jwks: Option<serde_json::Value>,

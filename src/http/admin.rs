@@ -175,7 +175,8 @@ async fn json_body<T: DeserializeOwned + Default>(
         ));
     }
     let mut de = serde_json::Deserializer::from_slice(&body);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+    // JSON `null` means the defaults, like an empty body.
+    let value: Option<T> = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         if path == "." {
@@ -186,7 +187,7 @@ async fn json_body<T: DeserializeOwned + Default>(
     })?;
     de.end()
         .map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))?;
-    Ok(value)
+    Ok(value.unwrap_or_default())
 }
 
 /// Query strings are parsed in the handler, after authentication.
@@ -287,7 +288,7 @@ pub async fn get_client(
 /// Changes a client; absent fields keep their value.
 #[utoipa::path(patch, path = "/admin/clients/{id}", tag = "admin", security(("admin_bearer" = [])),
     params(("id" = String, Path, description = "the client id, percent-encoded")),
-    request_body = ClientUpdate,
+    request_body(content = Option<ClientUpdate>, description = "absent fields keep their value; an empty body changes nothing"),
     responses(
         (status = 200, description = "the updated client", body = crate::admin::ClientView),
         (status = 404, description = "no such client", body = ErrorBody),
