@@ -2,7 +2,10 @@
 # Load benchmark, one run on this machine, with wrk:
 #   - tokend's token endpoint (RS256, ES256, EdDSA), introspection, JWKS;
 #   - the RSA-2048 two-core signing limit (examples/rsa_limit.rs);
-#   - scale: 10 clients, then the same 10 among 1,000,000 registered clients;
+#   - unknown ids against wrong secrets (medians side by side), from 100,000
+#     forwarded addresses, and the memory after that flood;
+#   - scale: 10 clients, then the same 10 among 1,000,000 registered clients
+#     (all held in memory: start time and memory per client);
 #   - node-oidc-provider (one process and a two-worker cluster);
 #   - a bare actix-web handler (the ceiling, examples/ceiling.rs);
 # then ratios.
@@ -21,6 +24,7 @@ CONNS=${2:-32}
 THREADS=2
 PROFILE=${PROFILE:-release}
 FILL=$([ -n "${QUICK:-}" ] && echo 10000 || echo 1000000)
+FLOOD=$([ -n "${QUICK:-}" ] && echo 10000 || echo 100000)
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)"; exit 2; }
 if [ "$PROFILE" = release ]; then
     cargo build --release --quiet --bin tokend --example ceiling --example rsa_limit
@@ -50,6 +54,16 @@ wrk_row() {
     printf '%-30s %s rss_kb=%s\n' "$name" "${out#RESULT }" "$(rss_kb "$pid")"
 }
 FAILED=0
+# wrk_fail_row NAME URL SCRIPT PID [VAR=VALUE...]: a run whose every answer
+# is meant to be a 401; any other status is a failure.
+wrk_fail_row() {
+    local name=$1 url=$2 script=$3 pid=$4 out
+    shift 4
+    out=$(env "$@" wrk -t"$THREADS" -c"$CONNS" -d"${SECS}s" -s "benches/$script" "$url" | grep RESULT)
+    P50[$name]=$(echo "$out" | sed 's/.*p50_ms=\([0-9.]*\).*/\1/')
+    printf '%-30s %s rss_kb=%s\n' "$name" "${out#RESULT }" "$(rss_kb "$pid")"
+}
+declare -A P50
 
 # start_tokend ALG DB: a tokend on a free port; sets PORT and PID.
 start_tokend() {
@@ -89,6 +103,13 @@ for alg in RS256 ES256 EdDSA; do
         wrk_row "tokend introspect ES256" "http://127.0.0.1:$PORT/introspect" introspect.lua "$PID" \
             TOKEN="$token" CLIENT_ID=bench CLIENT_SECRET="$secret"
         wrk_row "tokend JWKS" "http://127.0.0.1:$PORT/.well-known/jwks.json" jwks.lua "$PID"
+        stop "$PID"
+        # Unknown ids and wrong secrets, each from one of 100,000 forwarded
+        # addresses: the same answer in the same time, memory bounded.
+        TOKEND_HTTP__TRUSTED_PROXIES=127.0.0.1 start_tokend
+        wrk_fail_row "401 unknown id" "http://127.0.0.1:$PORT/token" auth_failures.lua "$PID" MODE=unknown N=$FLOOD
+        wrk_fail_row "401 wrong secret" "http://127.0.0.1:$PORT/token" auth_failures.lua "$PID" MODE=wrong CLIENT_ID=bench N=$FLOOD
+        echo "after $FLOOD distinct addresses with $FLOOD distinct ids and $FLOOD (bench, address) pairs: rss_kb=$(rss_kb "$PID")"
     fi
     stop "$PID"
 done
@@ -102,10 +123,16 @@ for i in 0 1 2 3 4 5 6 7 8 9; do
     clients+="c$i:$secret,"
 done
 start_tokend
+rss_small=$(rss_kb "$PID")
 wrk_row "scale: 10 clients" "http://127.0.0.1:$PORT/token" clients.lua "$PID" CLIENTS="$clients"
 stop "$PID"
 total=$(python3 benches/fill_clients.py "$tmp/scale.db" c0 "$FILL")
+started=$(date +%s.%N)
 start_tokend
+loaded=$(date +%s.%N)
+rss_large=$(rss_kb "$PID")
+echo "start with $total clients in memory: $(python3 -c "print(f'{$loaded-$started:.2f}')") s, idle rss_kb=$rss_large (10 clients: $rss_small)"
+echo "memory per registered client: $(( (rss_large - rss_small) * 1024 / (total - 10) )) bytes"
 wrk_row "scale: $total clients" "http://127.0.0.1:$PORT/token" clients.lua "$PID" CLIENTS="$clients"
 stop "$PID"
 unset TOKEND_DATABASE_URL TOKEND_MASTER_KEY_FILE TOKEND_KEYS__ALGORITHM
@@ -140,4 +167,5 @@ for alg in RS256 ES256 EdDSA; do
 done
 echo "tokend RS256 / RSA-2048 two-core signing limit: $(ratio "${RPS[tokend RS256]}" "$RSA_LIMIT")"
 echo "scale: $total clients / 10 clients: $(ratio "${RPS[scale: $total clients]}" "${RPS[scale: 10 clients]}")"
+echo "median 401, unknown id / wrong secret: $(ratio "${P50[401 unknown id]}" "${P50[401 wrong secret]}")"
 exit $FAILED
