@@ -220,6 +220,10 @@ pub struct NewClient {
     /// `["client_credentials"]` (default) or `[]` for a client that only
     /// introspects and revokes.
     pub grant_types: Option<Vec<String>>,
+    /// May introspect any token (RFC 7662 §4); without it a client sees only
+    /// its own tokens and those whose `aud` names it. Default: true for a
+    /// client without grants (a resource server), false otherwise.
+    pub may_introspect: Option<bool>,
 }
 
 /// A partial update; absent fields keep their value. An empty string clears
@@ -243,6 +247,7 @@ pub struct ClientUpdate {
     pub jwks: Option<serde_json::Value>,
     pub grant_types: Option<Vec<String>>,
     pub enabled: Option<bool>,
+    pub may_introspect: Option<bool>,
 }
 
 /// A client as the CLI and the API show it: never a secret or its hash.
@@ -259,6 +264,7 @@ pub struct ClientView {
     pub auth_method: AuthMethod,
     pub grant_types: Vec<&'static str>,
     pub enabled: bool,
+    pub may_introspect: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub jwks: Option<serde_json::Value>,
@@ -285,6 +291,7 @@ impl From<&Client> for ClientView {
                 vec![]
             },
             enabled: c.enabled,
+            may_introspect: c.may_introspect,
             jwks: c.jwks.clone(),
             previous_secret_valid_until: c.secrets.previous.as_ref().map(|(_, until)| *until),
             created_at: c.created_at,
@@ -410,6 +417,11 @@ impl Admin {
             },
             created_at: now,
             updated_at: now,
+            tokens_valid_since: None,
+            // A client that cannot get tokens exists to introspect them.
+            may_introspect: new
+                .may_introspect
+                .unwrap_or(new.grant_types.as_ref().is_some_and(|g| g.is_empty())),
         };
         check_client(&client)?;
         self.store
@@ -469,6 +481,7 @@ impl Admin {
             ("jwks", update.jwks.is_some()),
             ("grant_types", update.grant_types.is_some()),
             ("enabled", update.enabled.is_some()),
+            ("may_introspect", update.may_introspect.is_some()),
         ]
         .into_iter()
         .filter_map(|(name, set)| set.then_some(name))
@@ -509,6 +522,9 @@ impl Admin {
         }
         if let Some(enabled) = update.enabled {
             c.enabled = enabled;
+        }
+        if let Some(may) = update.may_introspect {
+            c.may_introspect = may;
         }
         if c.auth_method.uses_secret() && c.secrets.current.is_none() {
             return Err(AdminError::Invalid(
@@ -586,6 +602,11 @@ impl Admin {
                 _ => None,
             },
         };
+        // Without a grace period the old secret is dead, and so are the
+        // tokens it got, as far as tokend itself is concerned.
+        if c.secrets.previous.is_none() {
+            c.tokens_valid_since = Some(now);
+        }
         c.updated_at = now;
         self.store
             .update_client(&c)

@@ -90,7 +90,8 @@ impl AppState {
         Ok(())
     }
 
-    async fn reload_ring(&self) -> Result<(), AdminError> {
+    /// Reloads this replica's key ring (and so its JWKS) from the database.
+    pub async fn reload_ring(&self) -> Result<(), AdminError> {
         let ring = self.admin.load_ring().await?;
         self.ring.store(Arc::new(ring));
         Ok(())
@@ -191,6 +192,7 @@ impl Application {
             issuer: issuer.clone(),
             ring: ring.clone(),
             deny: deny.clone(),
+            clients: clients.clone(),
             store: admin.store.clone(),
             clock: clock.clone(),
             verified: VerifiedTokens::new(VERIFIED_TOKENS_CAPACITY),

@@ -128,6 +128,11 @@ pub struct CreateArgs {
     /// The client may not use the client_credentials grant (introspection only).
     #[arg(long)]
     pub no_grant: bool,
+    /// May introspect any token issued here (RFC 7662 §4). Without it a client
+    /// sees only its own tokens and tokens whose aud names its id; a
+    /// --no-grant client (a resource server) may by default.
+    #[arg(long, value_name = "true|false")]
+    pub introspect: Option<bool>,
 }
 
 #[derive(Debug, Args)]
@@ -156,6 +161,9 @@ pub struct UpdateArgs {
     pub auth_method: Option<String>,
     #[arg(long, value_name = "FILE")]
     pub jwks_file: Option<PathBuf>,
+    /// May introspect any token issued here (RFC 7662 §4).
+    #[arg(long, value_name = "true|false")]
+    pub introspect: Option<bool>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -532,6 +540,7 @@ async fn client_command(
                     auth_method: args.auth_method,
                     jwks: read_jwks(&args.jwks_file)?,
                     grant_types: args.no_grant.then(Vec::new),
+                    may_introspect: args.introspect,
                 })
                 .await?;
             out.print(&created, || describe_secret(&created));
@@ -578,6 +587,7 @@ async fn client_command(
                         },
                         auth_method: args.auth_method,
                         jwks: read_jwks(&args.jwks_file)?,
+                        may_introspect: args.introspect,
                         ..ClientUpdate::default()
                     },
                 )

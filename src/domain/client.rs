@@ -23,7 +23,15 @@ pub const RESERVED_CLAIMS: &[&str] = &[
     "acr",
     "amr",
     "cnf",
+    // Token exchange (RFC 8693 §4) and authorized party.
+    "act",
+    "may_act",
+    "azp",
 ];
+
+/// Largest serialized size of a client's extra claims: a token must stay a
+/// header, and tokend's own introspection refuses oversized tokens.
+pub const MAX_EXTRA_CLAIMS_BYTES: usize = 4096;
 
 /// How a client authenticates at the token endpoint (RFC 7591 §2
 /// `token_endpoint_auth_method`).
@@ -120,19 +128,43 @@ pub struct Client {
     pub secrets: ClientSecrets,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Tokens issued before this are no longer honoured by tokend itself
+    /// (set when the secret is rotated without a grace period).
+    pub tokens_valid_since: Option<DateTime<Utc>>,
+    /// May introspect tokens that do not name it (RFC 7662 §4).
+    pub may_introspect: bool,
+}
+
+impl Client {
+    /// Whether tokend still honours a token issued to this client at `iat`
+    /// (for `/admin` and `/introspect`; resource servers decide offline).
+    /// `iat` has whole seconds: a token from the second of a rotation without
+    /// grace may be the old secret's, so it is not honoured either.
+    pub fn honours_token_issued_at(&self, iat: i64) -> bool {
+        self.enabled
+            && self
+                .tokens_valid_since
+                .is_none_or(|since| iat > since.timestamp())
+    }
 }
 
 /// Checks registered extra claims: a JSON object with no reserved name.
 pub fn validate_claims(claims: &serde_json::Map<String, serde_json::Value>) -> Result<(), String> {
-    match claims
+    if let Some(k) = claims
         .keys()
         .find(|k| RESERVED_CLAIMS.contains(&k.as_str()))
     {
-        Some(k) => Err(format!(
+        return Err(format!(
             "claim `{k}` is set by tokend and cannot be registered as an extra claim"
-        )),
-        None => Ok(()),
+        ));
     }
+    let size = serde_json::to_vec(claims).map_or(usize::MAX, |v| v.len());
+    if size > MAX_EXTRA_CLAIMS_BYTES {
+        return Err(format!(
+            "the extra claims take {size} bytes; at most {MAX_EXTRA_CLAIMS_BYTES} are allowed"
+        ));
+    }
+    Ok(())
 }
 
 impl Client {

@@ -104,6 +104,8 @@ mod tests {
             secrets: ClientSecrets::default(),
             created_at: Utc::now(),
             updated_at: Utc::now(),
+            tokens_valid_since: None,
+            may_introspect: false,
         }
     }
 

@@ -123,14 +123,18 @@ fn authorize(req: &HttpRequest, state: &AppState) -> Result<crate::admin::Admin,
         .inspector
         .verify_bearer(token)
         .ok_or(ApiError::Unauthorized("the bearer token is not valid"))?;
-    let for_us = match &claims.aud {
+    // The issuer must be the sole audience: a token that also names another
+    // API could be replayed here by that API.
+    let for_us_only = match &claims.aud {
         serde_json::Value::String(a) => a == &state.issuer,
-        serde_json::Value::Array(list) => list.iter().any(|a| a.as_str() == Some(&state.issuer)),
+        serde_json::Value::Array(list) => {
+            list.len() == 1 && list[0].as_str() == Some(&state.issuer)
+        }
         _ => false,
     };
-    if !for_us {
+    if !for_us_only {
         return Err(ApiError::Unauthorized(
-            "the bearer token is not for this issuer",
+            "the bearer token's only audience must be this issuer",
         ));
     }
     let scope = &state.settings().admin.scope;
@@ -407,7 +411,10 @@ pub async fn rotate_keys(
 ) -> Result<HttpResponse, ApiError> {
     let admin = authorize(&req, &state)?;
     let RotateRequest { now } = json_body(&req, payload).await?;
-    Ok(HttpResponse::Ok().json(admin.rotate_keys(now).await?))
+    let rotation = admin.rotate_keys(now).await?;
+    // This replica signs and publishes accordingly before it answers.
+    state.reload_ring().await?;
+    Ok(HttpResponse::Ok().json(rotation))
 }
 
 /// Revokes a key: out of the JWKS at once, its tokens inactive.
@@ -425,5 +432,8 @@ pub async fn revoke_key(
 ) -> Result<HttpResponse, ApiError> {
     let admin = authorize(&req, &state)?;
     let kid = req.match_info().get("kid").unwrap_or_default().to_owned();
-    Ok(HttpResponse::Ok().json(admin.revoke_key(&kid).await?))
+    let keys = admin.revoke_key(&kid).await?;
+    // No token of this replica carries the revoked kid once this answers.
+    state.reload_ring().await?;
+    Ok(HttpResponse::Ok().json(keys))
 }

@@ -61,9 +61,9 @@ pub async fn introspect(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthError> {
-    let (form, _caller) = authenticated_form(&req, payload, &state).await?;
+    let (form, caller) = authenticated_form(&req, payload, &state).await?;
     let token = token_param(&form)?;
-    Ok(no_store(HttpResponse::Ok()).json(state.inspector.introspect(token)))
+    Ok(no_store(HttpResponse::Ok()).json(state.inspector.introspect(&caller.client, token)))
 }
 
 /// Token revocation (RFC 7009) of a token issued to the calling client.

@@ -1,8 +1,12 @@
 //! Token introspection (RFC 7662) and revocation (RFC 7009). A token is
 //! active when tokend signed it with a published, unrevoked key, it has not
-//! expired, and its `jti` is not on the deny list.
+//! expired, its `jti` is not on the deny list, and its client still exists,
+//! is enabled and has not had its secret rotated without grace since (from
+//! the in-memory directory: no database trip). A caller sees a token only
+//! when it may (RFC 7662 §4): its own, one whose `aud` names it, or any with
+//! the registered introspection permission; otherwise `active: false`.
 
-use super::{DenyList, OAuthError};
+use super::{ClientDirectory, DenyList, OAuthError};
 use crate::clock::SharedClock;
 use crate::domain::Client;
 use crate::keys::{AccessClaims, KeyRing};
@@ -46,9 +50,18 @@ pub struct TokenInspector {
     pub issuer: String,
     pub ring: Arc<ArcSwap<KeyRing>>,
     pub deny: Arc<DenyList>,
+    pub clients: Arc<ClientDirectory>,
     pub store: Store,
     pub clock: SharedClock,
     pub verified: VerifiedTokens,
+}
+
+fn audience_names(aud: &serde_json::Value, who: &str) -> bool {
+    match aud {
+        serde_json::Value::String(a) => a == who,
+        serde_json::Value::Array(list) => list.iter().any(|a| a.as_str() == Some(who)),
+        _ => false,
+    }
 }
 
 /// Tokens whose signature was already checked, by SHA-256 of the token: a
@@ -90,11 +103,21 @@ impl TokenInspector {
                 claims
             }
         };
-        (!self.deny.contains(&claims.jti)).then_some(claims)
+        let honoured = self
+            .clients
+            .get(&claims.client_id)
+            .is_some_and(|c| c.client.honours_token_issued_at(claims.iat));
+        (honoured && !self.deny.contains(&claims.jti)).then_some(claims)
     }
 
-    pub fn introspect(&self, token: &str) -> Introspection {
-        match self.active_claims(token) {
+    /// Introspects `token` for `caller`.
+    pub fn introspect(&self, caller: &Client, token: &str) -> Introspection {
+        let visible = |c: &AccessClaims| {
+            caller.may_introspect
+                || c.client_id == caller.id.as_str()
+                || audience_names(&c.aud, caller.id.as_str())
+        };
+        match self.active_claims(token).filter(visible) {
             Some(c) => Introspection {
                 active: true,
                 token: Some(ActiveToken {

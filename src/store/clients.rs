@@ -12,7 +12,8 @@ macro_rules! columns {
     () => {
         "client_id, name, secret_hash, previous_secret_hash, previous_secret_until, \
          scopes, default_scopes, audiences, token_ttl_secs, claims, auth_method, \
-         grant_client_credentials, jwks, enabled, created_at, updated_at"
+         grant_client_credentials, jwks, enabled, created_at, updated_at, \
+         tokens_valid_since, may_introspect"
     };
 }
 
@@ -90,6 +91,8 @@ fn from_row(row: &AnyRow) -> Result<Client, StoreError> {
         },
         created_at: ts(row.try_get("created_at")?),
         updated_at: ts(row.try_get("updated_at")?),
+        tokens_valid_since: row.try_get::<Option<i64>, _>("tokens_valid_since")?.map(ts),
+        may_introspect: row.try_get::<i64, _>("may_introspect")? != 0,
     })
 }
 
@@ -108,15 +111,13 @@ fn columns(c: &Client) -> Columns {
     }
 }
 
-impl Store {
-    pub async fn insert_client(&self, c: &Client) -> Result<(), StoreError> {
-        let cols = columns(c);
-        let mut tx = self.pool.begin().await?;
-        let result = sqlx::query(concat!(
-            "INSERT INTO clients (",
-            columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
-        ))
+/// Binds every column of [`columns!`], in its order.
+fn bind_all<'q>(
+    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    c: &'q Client,
+    cols: &'q Columns,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+    query
         .bind(c.id.as_str())
         .bind(&c.name)
         .bind(c.secrets.current.as_ref().map(|h| h.0.to_vec()))
@@ -129,15 +130,32 @@ impl Store {
         )
         .bind(c.scopes.to_string())
         .bind(c.default_scopes.as_ref().map(Scope::to_string))
-        .bind(cols.audiences)
+        .bind(cols.audiences.as_str())
         .bind(c.token_ttl.map(|t| t.as_secs() as i64))
-        .bind(cols.claims)
+        .bind(cols.claims.as_str())
         .bind(c.auth_method.as_str())
         .bind(i64::from(c.grant_client_credentials))
-        .bind(cols.jwks)
+        .bind(cols.jwks.as_deref())
         .bind(i64::from(c.enabled))
         .bind(c.created_at.timestamp())
         .bind(c.updated_at.timestamp())
+        .bind(c.tokens_valid_since.map(|t| t.timestamp()))
+        .bind(i64::from(c.may_introspect))
+}
+
+impl Store {
+    pub async fn insert_client(&self, c: &Client) -> Result<(), StoreError> {
+        let cols = columns(c);
+        let mut tx = self.pool.begin().await?;
+        let result = bind_all(
+            sqlx::query(concat!(
+                "INSERT INTO clients (",
+                columns!(),
+                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+            )),
+            c,
+            &cols,
+        )
         .execute(&mut *tx)
         .await;
         if let Err(e) = result {
@@ -164,32 +182,18 @@ impl Store {
     pub async fn update_client(&self, c: &Client) -> Result<(), StoreError> {
         let cols = columns(c);
         let mut tx = self.pool.begin().await?;
-        let done = sqlx::query(
-            "UPDATE clients SET name = $2, secret_hash = $3, previous_secret_hash = $4, \
-             previous_secret_until = $5, scopes = $6, default_scopes = $7, audiences = $8, \
-             token_ttl_secs = $9, claims = $10, auth_method = $11, grant_client_credentials = $12, \
-             jwks = $13, enabled = $14, updated_at = $15 WHERE client_id = $1",
+        // Every column from the same binder as the insert; the creation time
+        // is the stored one (callers load the client before changing it).
+        let done = bind_all(
+            sqlx::query(concat!(
+                "UPDATE clients SET (",
+                columns!(),
+                ") = ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
+                 WHERE client_id = $1"
+            )),
+            c,
+            &cols,
         )
-        .bind(c.id.as_str())
-        .bind(&c.name)
-        .bind(c.secrets.current.as_ref().map(|h| h.0.to_vec()))
-        .bind(c.secrets.previous.as_ref().map(|(h, _)| h.0.to_vec()))
-        .bind(
-            c.secrets
-                .previous
-                .as_ref()
-                .map(|(_, until)| until.timestamp()),
-        )
-        .bind(c.scopes.to_string())
-        .bind(c.default_scopes.as_ref().map(Scope::to_string))
-        .bind(cols.audiences)
-        .bind(c.token_ttl.map(|t| t.as_secs() as i64))
-        .bind(cols.claims)
-        .bind(c.auth_method.as_str())
-        .bind(i64::from(c.grant_client_credentials))
-        .bind(cols.jwks)
-        .bind(i64::from(c.enabled))
-        .bind(c.updated_at.timestamp())
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() == 0 {

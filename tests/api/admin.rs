@@ -494,3 +494,99 @@ async fn malformed_admin_bodies_are_refused_naming_the_field_and_never_taken_as_
         assert_eq!(resp.status().as_u16(), 400, "limit={limit}");
     }
 }
+
+/// An admin token must name the issuer as its only audience: a token that
+/// also names another API could be replayed here by that API.
+#[tokio::test]
+async fn an_admin_token_with_another_audience_is_refused() {
+    let app = spawn_app().await;
+    let wide = app
+        .create_client(tokend::admin::NewClient {
+            name: "wide".into(),
+            client_id: Some("wide".into()),
+            scopes: tokend::admin::ScopesInput::Text("tokend:admin".into()),
+            audiences: vec![app.issuer.clone(), "https://api.example".into()],
+            ..tokend::admin::NewClient::default()
+        })
+        .await;
+    let url = format!("{}/admin/clients", app.address);
+    let both = app.access_token(&wide).await;
+    let resp = app.http.get(&url).bearer_auth(&both).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 401);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("only audience")
+    );
+    // Narrowed to the issuer with `resource`, the same client may.
+    let narrow: serde_json::Value = app
+        .token_for(
+            &wide,
+            &format!(
+                "grant_type=client_credentials&resource={}",
+                form_urlencoded::byte_serialize(app.issuer.as_bytes()).collect::<String>()
+            ),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let resp = app
+        .http
+        .get(&url)
+        .bearer_auth(narrow["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+}
+
+/// After `POST /admin/keys/{kid}/revoke` answers, no new token of this
+/// replica carries the revoked kid, and its JWKS no longer lists it.
+#[tokio::test]
+async fn revocation_through_the_api_is_immediate_on_this_replica() {
+    let app = spawn_app().await;
+    let admin = Admin::new(&app).await;
+    let svc = app.simple_client("svc", "read").await;
+    let before = app.access_token(&svc).await;
+    let kid = jsonwebtoken::decode_header(&before).unwrap().kid.unwrap();
+    let resp = admin
+        .req(reqwest::Method::POST, &format!("/keys/{kid}/revoke"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    for _ in 0..50 {
+        let t = app.access_token(&svc).await;
+        assert_ne!(jsonwebtoken::decode_header(&t).unwrap().kid.unwrap(), kid);
+    }
+    let jwks = app.jwks().await;
+    assert!(jwks.find(&kid).is_none());
+}
+
+/// Extra claims are capped at 4 KiB and may not take the names token
+/// exchange and OpenID use (`act`, `may_act`, `azp`).
+#[tokio::test]
+async fn extra_claims_are_capped_and_reserved_names_refused() {
+    let app = spawn_app().await;
+    for (claims, needle) in [
+        (json!({"act": {"sub": "x"}}), "act"),
+        (json!({"may_act": {"sub": "x"}}), "may_act"),
+        (json!({"azp": "x"}), "azp"),
+        (json!({"blob": "x".repeat(5000)}), "4096"),
+    ] {
+        let err = app
+            .admin()
+            .create_client(tokend::admin::NewClient {
+                name: "c".into(),
+                claims: claims.as_object().unwrap().clone(),
+                ..tokend::admin::NewClient::default()
+            })
+            .await
+            .err()
+            .expect("refused");
+        assert!(err.to_string().contains(needle), "{err}");
+    }
+}

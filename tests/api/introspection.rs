@@ -36,6 +36,17 @@ impl TestApp {
         resp.json().await.unwrap()
     }
 
+    /// A client that only introspects (`--no-grant`): it may see any token.
+    pub async fn resource_server(&self, id: &str) -> TestClient {
+        self.create_client(tokend::admin::NewClient {
+            name: "resource server".into(),
+            client_id: Some(id.into()),
+            grant_types: Some(vec![]),
+            ..tokend::admin::NewClient::default()
+        })
+        .await
+    }
+
     pub async fn access_token(&self, client: &TestClient) -> String {
         let body: serde_json::Value = self
             .token_for(client, "grant_type=client_credentials")
@@ -50,7 +61,7 @@ impl TestApp {
 #[tokio::test]
 async fn introspection_of_active_malformed_and_foreign_tokens() {
     let app = spawn_app().await;
-    let rs = app.simple_client("resource-server", "").await;
+    let rs = app.resource_server("resource-server").await;
     let c = app.simple_client("svc", "read write").await;
     let token = app.access_token(&c).await;
     let active = app.introspect(&rs, &token).await;
@@ -221,7 +232,13 @@ async fn a_revocation_reaches_another_process_on_the_same_database_within_two_se
     tokio::spawn(second.run_until_stopped());
 
     let token = app.access_token(&c).await;
-    assert!(replica.inspector.introspect(&token).active);
+    let svc = replica
+        .clients
+        .get("svc")
+        .expect("loaded at start")
+        .client
+        .clone();
+    assert!(replica.inspector.introspect(&svc, &token).active);
     let resp = app
         .post_form(
             "/revoke",
@@ -232,7 +249,7 @@ async fn a_revocation_reaches_another_process_on_the_same_database_within_two_se
     assert_eq!(resp.status().as_u16(), 200);
     assert!(
         eventually(Duration::from_secs(2), || async {
-            !replica.inspector.introspect(&token).active
+            !replica.inspector.introspect(&svc, &token).active
         })
         .await,
         "the other replica sees the revocation within 2 s"
@@ -269,4 +286,106 @@ async fn the_deny_list_keeps_a_revoked_jti_only_until_the_token_expires() {
         None,
         "gone after exp"
     );
+}
+
+/// SPEC §7 (issue 15): a disabled or deleted client's live tokens stop
+/// working at tokend itself — introspection and /admin — and so do tokens
+/// obtained before a secret rotation without grace; from memory, at once on
+/// this replica.
+#[tokio::test]
+async fn disabling_deleting_or_rotating_without_grace_ends_a_clients_tokens_at_tokend() {
+    let app = spawn_app().await;
+    let rs = app.resource_server("rs").await;
+    let ops = app.simple_client("ops", "tokend:admin").await;
+    let admin_token = app.access_token(&ops).await;
+    let admin_status = async |token: &str| {
+        app.http
+            .get(format!("{}/admin/clients", app.address))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(admin_status(&admin_token).await, 200);
+    assert_eq!(app.introspect(&rs, &admin_token).await["active"], true);
+
+    app.admin().set_client_enabled("ops", false).await.unwrap();
+    assert_eq!(
+        admin_status(&admin_token).await,
+        401,
+        "a disabled admin is out"
+    );
+    assert_eq!(app.introspect(&rs, &admin_token).await["active"], false);
+    app.admin().set_client_enabled("ops", true).await.unwrap();
+    assert_eq!(admin_status(&admin_token).await, 200);
+
+    // A rotation with grace keeps the tokens; without grace ends them.
+    app.admin()
+        .rotate_secret("ops", Some(Duration::from_secs(3600)))
+        .await
+        .unwrap();
+    assert_eq!(admin_status(&admin_token).await, 200);
+    let rotated = app.admin().rotate_secret("ops", None).await.unwrap();
+    assert_eq!(admin_status(&admin_token).await, 401);
+    assert_eq!(app.introspect(&rs, &admin_token).await["active"], false);
+    // The new secret's tokens work (issued in a later second).
+    let fresh = TestClient {
+        id: "ops".into(),
+        secret: secrecy::ExposeSecret::expose_secret(&rotated.client_secret.unwrap()).to_owned(),
+    };
+    assert!(
+        eventually(Duration::from_secs(3), || async {
+            let t = app.access_token(&fresh).await;
+            admin_status(&t).await == 200
+        })
+        .await
+    );
+
+    let new_token = app.access_token(&fresh).await;
+    app.admin().delete_client("ops").await.unwrap();
+    assert_eq!(
+        admin_status(&new_token).await,
+        401,
+        "a deleted admin is out"
+    );
+    assert_eq!(app.introspect(&rs, &new_token).await["active"], false);
+}
+
+/// RFC 7662 §4: a client sees its own tokens and those naming it as
+/// audience; only a resource server (or --introspect) sees the others.
+#[tokio::test]
+async fn only_clients_allowed_to_introspect_see_other_clients_tokens() {
+    let app = spawn_app().await;
+    let a = app.simple_client("svc-a", "read").await;
+    let b = app.simple_client("svc-b", "read").await;
+    let token_a = app.access_token(&a).await;
+    assert_eq!(
+        app.introspect(&a, &token_a).await["active"],
+        true,
+        "its own"
+    );
+    assert_eq!(
+        app.introspect(&b, &token_a).await,
+        serde_json::json!({"active": false}),
+        "another client's token is not shown"
+    );
+    let named = app
+        .create_client(tokend::admin::NewClient {
+            name: "caller".into(),
+            client_id: Some("caller".into()),
+            scopes: tokend::admin::ScopesInput::Text("read".into()),
+            audiences: vec!["svc-b".into()],
+            ..tokend::admin::NewClient::default()
+        })
+        .await;
+    let for_b = app.access_token(&named).await;
+    assert_eq!(
+        app.introspect(&b, &for_b).await["active"],
+        true,
+        "aud names svc-b"
+    );
+    let rs = app.resource_server("rs").await;
+    assert_eq!(app.introspect(&rs, &token_a).await["active"], true);
 }

@@ -27,6 +27,8 @@ impl KeyClient {
             scopes: ScopesInput::Text("read".into()),
             auth_method: Some("private_key_jwt".into()),
             jwks: Some(json!({"keys": [jwk]})),
+            // Also a resource server here: it introspects other tokens.
+            may_introspect: Some(true),
             ..NewClient::default()
         })
         .await;
