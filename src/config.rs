@@ -411,14 +411,25 @@ fn validate_issuer(issuer: &str) -> Result<(), ConfigError> {
     Ok(())
 }
 
-/// `90s`, `15m`, `1h`, `30d`; a bare integer is seconds.
+/// The longest duration tokend takes anywhere (100 years): every sum of
+/// durations and timestamps then stays far inside `i64` seconds and chrono's
+/// range, so no arithmetic on them can overflow.
+pub const MAX_DURATION: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+/// `90s`, `15m`, `1h`, `30d`; a bare integer is seconds; at most 100 years.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
-    if let Ok(secs) = s.parse::<u64>() {
-        return Ok(Duration::from_secs(secs));
-    }
-    humantime::parse_duration(s)
-        .map_err(|e| format!("`{s}` is not a duration like 90s, 15m, 1h, 30d ({e})"))
+    let parsed = match s.parse::<u64>() {
+        Ok(secs) => Duration::from_secs(secs),
+        Err(_) if s.bytes().all(|b| b.is_ascii_digit()) && !s.is_empty() => Duration::MAX,
+        Err(_) => humantime::parse_duration(s)
+            .map_err(|e| format!("`{s}` is not a duration like 90s, 15m, 1h, 30d ({e})"))?,
+    };
+    bounded(parsed).map_err(|_| format!("`{s}` is longer than 100 years"))
+}
+
+fn bounded(d: Duration) -> Result<Duration, ()> {
+    if d > MAX_DURATION { Err(()) } else { Ok(d) }
 }
 
 pub fn fmt_duration(d: Duration) -> String {
@@ -433,7 +444,8 @@ fn duration<'de, D: Deserializer<'de>>(de: D) -> Result<Duration, D::Error> {
         Text(String),
     }
     match Raw::deserialize(de)? {
-        Raw::Secs(secs) => Ok(Duration::from_secs(secs)),
+        Raw::Secs(secs) => bounded(Duration::from_secs(secs))
+            .map_err(|_| serde::de::Error::custom(format!("{secs} s is longer than 100 years"))),
         Raw::Text(text) => parse_duration(&text).map_err(serde::de::Error::custom),
     }
 }
@@ -454,6 +466,35 @@ mod tests {
         assert_eq!(parse_duration("30d"), Ok(Duration::from_secs(30 * 86400)));
         assert_eq!(parse_duration("42"), Ok(Duration::from_secs(42)));
         assert!(parse_duration("soon").is_err());
+    }
+
+    #[test]
+    fn durations_longer_than_a_century_are_refused_not_wrapped() {
+        for text in [
+            "100000000d",
+            "18446744073709551615",
+            "99999999999999999999",
+            "3650000d",
+        ] {
+            let err = parse_duration(text).unwrap_err();
+            assert!(
+                err.contains("100 years") || err.contains("duration"),
+                "{text}: {err}"
+            );
+        }
+        assert_eq!(parse_duration("36500d"), Ok(MAX_DURATION));
+        for (var, value) in [
+            ("TOKEND_KEYS__REFRESH_EVERY", "18446744073709551615"),
+            ("TOKEND_KEYS__ROTATE_EVERY", "200000d"),
+            ("TOKEND_TOKENS__MAX_TTL", "9223372036854775807"),
+            ("TOKEND_TOKENS__LEEWAY", "1000000000000s"),
+        ] {
+            let env = [(var.to_owned(), value.to_owned())].into_iter().collect();
+            let err = Settings::load_with_env(None, Some(env))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("100 years"), "{var}: {err}");
+        }
     }
 
     #[test]

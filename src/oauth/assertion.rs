@@ -38,6 +38,31 @@ pub enum AssertionError {
     NotYetValid,
     #[error("client assertion aud must name this server's token endpoint or issuer")]
     Audience,
+    #[error("client assertion has a critical header parameter tokend does not understand (crit)")]
+    Critical,
+}
+
+/// Checks what needs no client: the JWS shape, an accepted asymmetric
+/// algorithm and no `crit` (RFC 7515 §4.1.11: a parameter tokend does not
+/// understand must be refused). Its errors are the same for every client id,
+/// known or not, so they reveal nothing about which clients exist.
+pub fn precheck(assertion: &str) -> Result<jsonwebtoken::Header, AssertionError> {
+    use base64::Engine;
+    let header = jsonwebtoken::decode_header(assertion).map_err(|_| AssertionError::Malformed)?;
+    let alg_name = format!("{:?}", header.alg);
+    if !ASSERTION_ALGORITHMS.contains(&alg_name.as_str()) {
+        return Err(AssertionError::Algorithm(alg_name));
+    }
+    let raw = assertion.split('.').next().unwrap_or_default();
+    let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(raw)
+        .map_err(|_| AssertionError::Malformed)?;
+    let fields: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(&json).map_err(|_| AssertionError::Malformed)?;
+    if fields.contains_key("crit") {
+        return Err(AssertionError::Critical);
+    }
+    Ok(header)
 }
 
 #[derive(Debug, Deserialize)]
@@ -136,12 +161,8 @@ pub fn verify(
     now: i64,
     leeway: i64,
 ) -> Result<VerifiedAssertion, AssertionError> {
-    let header = jsonwebtoken::decode_header(assertion).map_err(|_| AssertionError::Malformed)?;
+    let header = precheck(assertion)?;
     let alg = header.alg;
-    let alg_name = format!("{alg:?}");
-    if !ASSERTION_ALGORITHMS.contains(&alg_name.as_str()) {
-        return Err(AssertionError::Algorithm(alg_name));
-    }
     let candidates: Vec<&Jwk> = keys
         .keys
         .iter()
@@ -170,7 +191,8 @@ pub fn verify(
     if now >= exp + leeway {
         return Err(AssertionError::Expired);
     }
-    if exp > now + MAX_ASSERTION_LIFETIME + leeway {
+    // The 5-minute cap is exact: leeway is for clock skew at expiry only.
+    if exp > now + MAX_ASSERTION_LIFETIME {
         return Err(AssertionError::TooLong);
     }
     if claims.nbf.is_some_and(|nbf| nbf > now + leeway) {

@@ -169,6 +169,9 @@ impl ClientAuthenticator {
         let bad = |e: assertion::AssertionError| {
             Refusal::failed(OAuthError::invalid_client(e.to_string()))
         };
+        // What needs no client is checked first: the same answer whether the
+        // claimed client exists or not.
+        assertion::precheck(jwt).map_err(bad)?;
         let claimed = assertion::claimed_client(jwt).map_err(bad)?;
         if client_id.is_some_and(|id| id != claimed) {
             return Err(Refusal::failed(OAuthError::invalid_client(
@@ -195,7 +198,14 @@ impl ClientAuthenticator {
             now,
             self.leeway,
         )
-        .map_err(bad)?;
+        .map_err(|e| match e {
+            // No matching key or a bad signature: the answer an unknown
+            // client gets.
+            assertion::AssertionError::NoKey | assertion::AssertionError::Signature => {
+                Refusal::failed(OAuthError::authentication_failed())
+            }
+            other => bad(other),
+        })?;
         if !client.enabled {
             return Err(Refusal::not_counted(OAuthError::invalid_client(
                 "client is disabled",

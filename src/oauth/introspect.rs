@@ -46,6 +46,10 @@ impl Introspection {
     }
 }
 
+/// Unexpired revoked tokens one client may have on the deny list: the deny
+/// list is in every replica's memory, so no client may grow it without bound.
+pub const MAX_REVOKED_PER_CLIENT: i64 = 10_000;
+
 pub struct TokenInspector {
     pub issuer: String,
     pub ring: Arc<ArcSwap<KeyRing>>,
@@ -149,10 +153,32 @@ impl TokenInspector {
             ));
         }
         let now = self.clock.now().timestamp();
-        self.store
-            .revoke_token(&claims.jti, claims.exp, now)
+        let recorded = self
+            .store
+            .revoke_token(
+                &claims.jti,
+                &claims.client_id,
+                claims.exp,
+                now,
+                MAX_REVOKED_PER_CLIENT,
+            )
             .await
-            .map_err(|_| OAuthError::unavailable("cannot record the revocation; retry"))?;
+            .map_err(|e| {
+                tracing::warn!(error = %e, "recording a revocation failed");
+                OAuthError::unavailable("cannot record the revocation; retry")
+            })?;
+        if !recorded {
+            return Err(OAuthError {
+                retry_after: Some(60),
+                ..OAuthError::new(
+                    super::ErrorCode::TemporarilyUnavailable,
+                    actix_web::http::StatusCode::TOO_MANY_REQUESTS,
+                    format!(
+                        "this client already has {MAX_REVOKED_PER_CLIENT} revoked tokens that have not expired; let them expire or use shorter lifetimes"
+                    ),
+                )
+            });
+        }
         self.deny.insert(&claims.jti, claims.exp);
         Ok(())
     }

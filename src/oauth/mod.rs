@@ -22,6 +22,6 @@ pub use credentials::{Credentials, JWT_BEARER_ASSERTION, parse_basic};
 pub use deny_list::DenyList;
 pub use error::{ErrorCode, OAuthError};
 pub use form::{Form, FormError, form_urlencoded_decode};
-pub use introspect::{Introspection, TokenInspector, VerifiedTokens};
+pub use introspect::{Introspection, MAX_REVOKED_PER_CLIENT, TokenInspector, VerifiedTokens};
 pub use secret::{ClientSecret, generate_secret, hash_secret, verify_secret};
 pub use token::{TokenIssuer, TokenResponse, parse_form};

@@ -7,23 +7,37 @@ use super::{Store, StoreError, changes};
 pub const REVOCATION: &str = "revocation";
 
 impl Store {
-    /// Puts `jti` on the deny list until `expires_at`; every replica hears of
-    /// it through the change feed.
+    /// Puts `jti` of `client_id`'s token on the deny list until `expires_at`;
+    /// every replica hears of it through the change feed. `false` (nothing
+    /// written) when the client already has `per_client` unexpired entries.
     pub async fn revoke_token(
         &self,
         jti: &str,
+        client_id: &str,
         expires_at: i64,
         now: i64,
-    ) -> Result<(), StoreError> {
+        per_client: i64,
+    ) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING")
+        let held: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM revoked_tokens WHERE client_id = $1 AND expires_at >= $2",
+        )
+        .bind(client_id)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        if held >= per_client {
+            return Ok(false);
+        }
+        sqlx::query("INSERT INTO revoked_tokens (jti, expires_at, client_id) VALUES ($1, $2, $3) ON CONFLICT (jti) DO NOTHING")
             .bind(jti)
             .bind(expires_at)
+            .bind(client_id)
             .execute(&mut *tx)
             .await?;
         changes::record(self.kind, &mut tx, REVOCATION, jti, now).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(true)
     }
 
     /// When a revoked token expires, if `jti` is on the deny list.

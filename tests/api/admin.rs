@@ -425,6 +425,22 @@ async fn malformed_admin_bodies_are_refused_naming_the_field_and_never_taken_as_
         ("/keys/rotate", json!({"now": "true"}), "now"),
         ("/clients", json!({"name": "x", "scopes": 5}), "scopes"),
         ("/clients", json!({"name": "x", "audience": []}), "audience"),
+        // Durations past 100 years are refused, never wrapped or panicking.
+        (
+            "/clients/svc/secret",
+            json!({"grace": "100000000d"}),
+            "grace",
+        ),
+        (
+            "/clients/svc/secret",
+            json!({"grace": "18446744073709551615"}),
+            "grace",
+        ),
+        (
+            "/clients",
+            json!({"name": "x", "token_ttl": "18446744073709551615"}),
+            "token_ttl",
+        ),
     ] {
         let resp = admin
             .req(post.clone(), path)

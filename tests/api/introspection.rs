@@ -389,3 +389,40 @@ async fn only_clients_allowed_to_introspect_see_other_clients_tokens() {
     let rs = app.resource_server("rs").await;
     assert_eq!(app.introspect(&rs, &token_a).await["active"], true);
 }
+
+/// One client cannot grow the deny list without bound: past its share of
+/// unexpired revocations the store records no more for it, others go on.
+#[tokio::test]
+async fn the_deny_list_share_of_one_client_is_bounded() {
+    let app = spawn_app().await;
+    let store = &app.admin().store;
+    let now = chrono::Utc::now().timestamp();
+    for i in 0..3 {
+        assert!(
+            store
+                .revoke_token(&format!("j{i}"), "greedy", now + 600, now, 3)
+                .await
+                .unwrap()
+        );
+    }
+    assert!(
+        !store
+            .revoke_token("j3", "greedy", now + 600, now, 3)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .revoke_token("k0", "modest", now + 600, now, 3)
+            .await
+            .unwrap()
+    );
+    // Expired entries no longer count.
+    assert!(
+        store
+            .revoke_token("j4", "greedy", now + 600, now + 601, 3)
+            .await
+            .unwrap()
+    );
+    assert_eq!(tokend::oauth::MAX_REVOKED_PER_CLIENT, 10_000);
+}

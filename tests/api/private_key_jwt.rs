@@ -254,3 +254,53 @@ async fn private_keys_in_a_registered_jwks_are_refused() {
         .expect("refused");
     assert!(err.to_string().contains("jwks"), "{err}");
 }
+
+/// What can be told without the client answers alike for a known and an
+/// unknown id (no existence oracle); the 5-minute cap has no leeway; an
+/// unknown `crit` is refused.
+#[tokio::test]
+async fn no_existence_oracle_exact_lifetime_cap_and_crit_refused() {
+    let app = spawn_app().await;
+    let known = KeyClient::register(&app, "known", Algorithm::ES256).await;
+    let now = chrono::Utc::now().timestamp();
+    let forge = |id: &str, header: &str| {
+        let claims = json!({"iss": id, "sub": id, "aud": format!("{}/token", app.issuer),
+            "exp": now + 60, "jti": random_hex(8)});
+        format!(
+            "{}.{}.{}",
+            B64.encode(header),
+            B64.encode(claims.to_string()),
+            B64.encode("not-a-signature")
+        )
+    };
+    for header in [
+        r#"{"alg":"HS256","typ":"JWT"}"#,
+        r#"{"alg":"none"}"#,
+        r#"{"alg":"ES256","kid":"nope"}"#,
+        r#"{"alg":"ES256","kid":"client-key-1"}"#,
+    ] {
+        let (k_code, k_body) = status(&app, &forge("known", header)).await;
+        let (u_code, u_body) = status(&app, &forge("unknown-client", header)).await;
+        assert_eq!((k_code, &k_body), (u_code, &u_body), "{header}");
+    }
+    // 5 minutes and 55 seconds ahead: refused, though within the leeway.
+    let mut claims = known.claims(&app);
+    claims["exp"] = json!(now + 355);
+    let (code, body) = status(&app, &known.sign(claims)).await;
+    assert_eq!(code, 401, "{body}");
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("5 minutes")
+    );
+    // crit: a header parameter tokend would have to understand.
+    let header = B64.encode(r#"{"alg":"ES256","kid":"client-key-1","crit":["exp"]}"#);
+    let payload = B64.encode(known.claims(&app).to_string());
+    let (code, body) = status(&app, &format!("{header}.{payload}.AAAA")).await;
+    assert_eq!(code, 401);
+    assert!(
+        body["error_description"].as_str().unwrap().contains("crit"),
+        "{body}"
+    );
+}
