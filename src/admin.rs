@@ -68,11 +68,31 @@ impl Admin {
     pub async fn open(settings: Arc<Settings>, clock: SharedClock) -> Result<Self, AdminError> {
         let store = Store::connect(&settings.database_url).await?;
         store.migrate().await?;
+        Self::with_store(settings, clock, store, true).await
+    }
+
+    /// Opens an existing environment for commands that only read: no
+    /// database, folder or master key is created, no migration runs and
+    /// nothing is written.
+    pub async fn open_read_only(
+        settings: Arc<Settings>,
+        clock: SharedClock,
+    ) -> Result<Self, AdminError> {
+        let store = Store::connect_existing(&settings.database_url).await?;
+        Self::with_store(settings, clock, store, false).await
+    }
+
+    async fn with_store(
+        settings: Arc<Settings>,
+        clock: SharedClock,
+        store: Store,
+        writes: bool,
+    ) -> Result<Self, AdminError> {
         let holds_secrets = store.holds_secrets().await?;
         let (master, source) = MasterKey::load(
             settings.master_key.as_ref(),
             &settings.master_key_file,
-            !holds_secrets,
+            writes && !holds_secrets,
         )?;
         if source == MasterKeySource::Created {
             tracing::info!(
@@ -85,7 +105,8 @@ impl Admin {
                 return Err(KeyError::MasterKeyMismatch.into());
             }
             Some(stored) if stored == master.fingerprint() => {}
-            _ => store.set_meta(FINGERPRINT, &master.fingerprint()).await?,
+            _ if writes => store.set_meta(FINGERPRINT, &master.fingerprint()).await?,
+            _ => {}
         }
         Ok(Self {
             pepper: Arc::new(master.secret_pepper()),
@@ -907,15 +928,30 @@ impl Admin {
 
     /// Builds the key ring from the database, unsealing the keys that may sign,
     /// and records this replica's `max_ttl` on them first.
+    /// The key ring a serving replica signs with: it records its `max_ttl`
+    /// on the keys it may sign with (SPEC §5), which retention depends on.
     pub async fn load_ring(&self) -> Result<KeyRing, AdminError> {
+        self.ring(true).await
+    }
+
+    /// The key ring for a command that only verifies: it writes nothing.
+    pub async fn load_ring_read_only(&self) -> Result<KeyRing, AdminError> {
+        self.ring(false).await
+    }
+
+    async fn ring(&self, signs: bool) -> Result<KeyRing, AdminError> {
         let now = self.now().timestamp();
         let stored = self.store.keys().await?;
         let records: Vec<KeyRecord> = stored.iter().map(|k| k.record.clone()).collect();
         let max_ttl = self.max_ttl_secs();
-        let to_record: Vec<String> = plan::max_ttl_to_record(now, &records, max_ttl)
-            .into_iter()
-            .map(str::to_owned)
-            .collect();
+        let to_record: Vec<String> = if signs {
+            plan::max_ttl_to_record(now, &records, max_ttl)
+                .into_iter()
+                .map(str::to_owned)
+                .collect()
+        } else {
+            Vec::new()
+        };
         for kid in &to_record {
             self.store.record_key_max_ttl(kid, max_ttl).await?;
         }

@@ -95,6 +95,16 @@ pub enum ClientCommand {
     },
 }
 
+impl ClientCommand {
+    /// Commands that only read: they never create or migrate a store.
+    pub fn only_reads(&self) -> bool {
+        matches!(
+            self,
+            ClientCommand::List { .. } | ClientCommand::Show { .. }
+        )
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct CreateArgs {
     /// Human-readable name.
@@ -315,6 +325,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let clock: SharedClock = Arc::new(SystemClock);
     if !matches!(cli.command, Command::Serve) {
         crate::telemetry::init_quiet(settings.log.format);
+        for warning in settings.warnings() {
+            tracing::warn!("{warning}");
+        }
     }
     match cli.command {
         Command::Serve => {
@@ -333,11 +346,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Client(command) => {
-            let admin = Admin::open(Arc::new(settings), clock).await?;
+            let admin = if command.only_reads() {
+                Admin::open_read_only(Arc::new(settings), clock).await?
+            } else {
+                Admin::open(Arc::new(settings), clock).await?
+            };
             client_command(&admin, *command, &out).await
         }
         Command::Keys(command) => {
-            let admin = Admin::open(Arc::new(settings), clock).await?;
+            let admin = match command {
+                KeysCommand::List | KeysCommand::Plan | KeysCommand::Check { .. } => {
+                    Admin::open_read_only(Arc::new(settings), clock).await?
+                }
+                KeysCommand::Rotate { .. } | KeysCommand::Revoke { .. } => {
+                    Admin::open(Arc::new(settings), clock).await?
+                }
+            };
             match command {
                 KeysCommand::List => {
                     let keys = admin.list_keys().await?;
@@ -412,7 +436,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Audit(AuditCommand::List { limit, before }) => {
-            let admin = Admin::open(Arc::new(settings), clock).await?;
+            let admin = Admin::open_read_only(Arc::new(settings), clock).await?;
             let events = admin.audit_events(limit, before).await?;
             out.print(&events, || {
                 let mut s = format!(
@@ -447,9 +471,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if let Some(issuer) = remote {
                 return verify_remote(&issuer, audience, token.trim(), &settings, &out).await;
             }
-            let admin = Admin::open(Arc::new(settings.clone()), clock.clone()).await?;
+            let admin = Admin::open_read_only(Arc::new(settings.clone()), clock.clone()).await?;
             let issuer = settings.issuer_for(settings.listen_addr()?);
-            let ring = admin.load_ring().await?;
+            let ring = admin.load_ring_read_only().await?;
             let leeway = settings.tokens.leeway.as_secs() as i64;
             match ring.verify(token.trim(), &issuer, clock.now().timestamp(), leeway) {
                 Ok(claims) => {

@@ -42,6 +42,9 @@ pub struct Settings {
     pub log: LogSettings,
     pub http: HttpSettings,
     pub tls: TlsSettings,
+    /// `TOKEND_*` variables that name no setting (likely misspelled).
+    #[serde(skip)]
+    pub unknown_env: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -174,6 +177,7 @@ impl Default for Settings {
             log: LogSettings::default(),
             http: HttpSettings::default(),
             tls: TlsSettings::default(),
+            unknown_env: Vec::new(),
         }
     }
 }
@@ -259,19 +263,27 @@ impl Settings {
                     format!("file {} does not exist", file.display()),
                 ));
             }
+            check_file_keys(file)?;
             builder = builder.add_source(
                 config::File::from(file)
                     .format(config::FileFormat::Toml)
                     .required(true),
             );
         }
+        let names: Vec<String> = match &env {
+            Some(map) => map.keys().cloned().collect(),
+            None => std::env::vars_os()
+                .filter_map(|(k, _)| k.into_string().ok())
+                .collect(),
+        };
         builder = builder.add_source(
             config::Environment::with_prefix("TOKEND")
                 .prefix_separator("_")
                 .separator("__")
                 .source(env.map(|m| m.into_iter().collect())),
         );
-        let settings: Settings = builder.build()?.try_deserialize()?;
+        let mut settings: Settings = builder.build()?.try_deserialize()?;
+        settings.unknown_env = unknown_variables(names);
         settings.validate()?;
         Ok(settings)
     }
@@ -359,6 +371,11 @@ impl Settings {
     /// Warnings about settings that work but may surprise; logged once at start.
     pub fn warnings(&self) -> Vec<String> {
         let mut out = Vec::new();
+        for name in &self.unknown_env {
+            out.push(format!(
+                "{name} is not a tokend setting and is ignored (misspelled? `tokend --help` lists the variables)"
+            ));
+        }
         if self.keys.publish_ahead < SHORT_PUBLISH_AHEAD {
             out.push(format!(
                 "keys.publish_ahead is {}: verifiers that ignore Cache-Control and cache the JWKS for a fixed time (Envoy's default is 10m) may meet an unknown kid; run `tokend keys check --cache-age 10m`",
@@ -391,6 +408,87 @@ impl Settings {
             None => format!("{scheme}://{bound}"),
         }
     }
+}
+
+/// The dotted settings a TOML file may hold: those of [`Settings::ENV_VARS`].
+fn known_keys() -> Vec<String> {
+    Settings::ENV_VARS
+        .iter()
+        .map(|v| {
+            v.trim_start_matches("TOKEND_")
+                .replace("__", ".")
+                .to_ascii_lowercase()
+        })
+        .collect()
+}
+
+/// Variables with the `TOKEND_` prefix that name no setting. (Test and tool
+/// variables of tokend's own, `TOKEND_TEST_*`, are not settings either but
+/// are no mistake.)
+fn unknown_variables(names: Vec<String>) -> Vec<String> {
+    let mut unknown: Vec<String> = names
+        .into_iter()
+        .filter(|n| n.starts_with("TOKEND_") && !n.starts_with("TOKEND_TEST_"))
+        .filter(|n| !Settings::ENV_VARS.contains(&n.as_str()))
+        .collect();
+    unknown.sort();
+    unknown
+}
+
+/// Refuses a TOML file with a key tokend does not know: a misspelled setting
+/// would otherwise be silently ignored.
+fn check_file_keys(file: &Path) -> Result<(), ConfigError> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| invalid("--config", format!("cannot read {}: {e}", file.display())))?;
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e| invalid("--config", format!("{} is not TOML: {e}", file.display())))?;
+    let known = known_keys();
+    let mut stack: Vec<(String, &toml::Table)> = vec![(String::new(), &table)];
+    while let Some((prefix, table)) = stack.pop() {
+        for (key, value) in table {
+            let path = if prefix.is_empty() {
+                key.clone()
+            } else {
+                format!("{prefix}.{key}")
+            };
+            let section = known.iter().any(|k| k.starts_with(&format!("{path}.")));
+            match value {
+                toml::Value::Table(inner) if section => stack.push((path, inner)),
+                _ if known.contains(&path) => {}
+                _ => {
+                    let hint = known
+                        .iter()
+                        .min_by_key(|k| strsim_distance(k, &path))
+                        .map(|k| format!(" (did you mean `{k}`?)"))
+                        .unwrap_or_default();
+                    return Err(invalid(
+                        "--config",
+                        format!("{}: unknown setting `{path}`{hint}", file.display()),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Edit distance, for a "did you mean" hint.
+fn strsim_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut previous = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let current = row[j + 1];
+            row[j + 1] = (previous + usize::from(ca != *cb))
+                .min(row[j] + 1)
+                .min(current + 1);
+            previous = current;
+        }
+    }
+    row[b.len()]
 }
 
 fn validate_issuer(issuer: &str) -> Result<(), ConfigError> {
@@ -586,6 +684,42 @@ mod tests {
     fn a_bad_trusted_proxy_is_refused_naming_it() {
         let err = TrustedProxies::parse("10.0.0.0/8, nope").unwrap_err();
         assert!(err.contains("nope"), "{err}");
+    }
+
+    #[test]
+    fn unknown_toml_keys_are_refused_and_unknown_variables_warned() {
+        let dir = tempfile::tempdir().unwrap();
+        for (text, needle) in [
+            ("[keyz]\nrotate_every = \"7d\"\n", "keyz"),
+            ("[tokens]\nmaxttl = \"1h\"\n", "tokens.maxttl"),
+            ("isuer = \"https://a.example\"\n", "did you mean `issuer`"),
+        ] {
+            let file = dir.path().join("t.toml");
+            std::fs::write(&file, text).unwrap();
+            let err = Settings::load_with_env(Some(&file), Some(Default::default()))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(needle), "{text}: {err}");
+        }
+        let file = dir.path().join("ok.toml");
+        std::fs::write(
+            &file,
+            "issuer = \"https://a.example\"\n[keys]\nalgorithm = \"ES256\"\n",
+        )
+        .unwrap();
+        let env = [
+            ("TOKEND_TOKENS__MAXTTL".to_owned(), "1h".to_owned()),
+            ("TOKEND_TEST_DATABASE_URL".to_owned(), "x".to_owned()),
+        ]
+        .into_iter()
+        .collect();
+        let s = Settings::load_with_env(Some(&file), Some(env)).unwrap();
+        assert_eq!(s.unknown_env, vec!["TOKEND_TOKENS__MAXTTL".to_owned()]);
+        assert!(
+            s.warnings()
+                .iter()
+                .any(|w| w.contains("TOKEND_TOKENS__MAXTTL"))
+        );
     }
 
     #[test]

@@ -110,10 +110,10 @@ impl ResponseError for ApiError {
 /// Checks the bearer token: issued here, active, for this issuer, with the
 /// admin scope. Returns the admin service acting as the calling client.
 fn authorize(req: &HttpRequest, state: &AppState) -> Result<crate::admin::Admin, ApiError> {
-    let token = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
+    let header =
+        super::authorization(req).map_err(|e| ApiError::BadRequest(e.description.into_owned()))?;
+    let token = header
+        .and_then(|v| std::str::from_utf8(v).ok())
         .and_then(|v| {
             let (scheme, token) = v.split_once(' ')?;
             scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())

@@ -21,10 +21,7 @@ async fn authenticated_form(
         headers.get(header::CONTENT_TYPE).map(|v| v.as_bytes()),
         &body,
     )?;
-    let credentials = Credentials::extract(
-        headers.get(header::AUTHORIZATION).map(|v| v.as_bytes()),
-        &form,
-    )?;
+    let credentials = Credentials::extract(super::authorization(req)?, &form)?;
     let address = super::forwarded::client_origin(req).map(|o| o.address);
     let client = state
         .auth

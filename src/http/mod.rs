@@ -15,6 +15,21 @@ pub use metadata::render_metadata;
 use crate::oauth::OAuthError;
 use actix_web::{HttpResponse, ResponseError, web};
 
+/// The request's one `Authorization` header: two are refused (400), since
+/// which one a proxy or a library believes differs.
+pub fn authorization(req: &actix_web::HttpRequest) -> Result<Option<&[u8]>, OAuthError> {
+    let mut all = req
+        .headers()
+        .get_all(actix_web::http::header::AUTHORIZATION);
+    let first = all.next();
+    if all.next().is_some() {
+        return Err(OAuthError::invalid_request(
+            "send one Authorization header, not several",
+        ));
+    }
+    Ok(first.map(|v| v.as_bytes()))
+}
+
 /// Largest body accepted by the OAuth endpoints (SPEC §3).
 pub const MAX_BODY: usize = 16 * 1024;
 

@@ -69,7 +69,7 @@ pub async fn token(
         .tokens
         .token(
             headers.get(header::CONTENT_TYPE).map(|v| v.as_bytes()),
-            headers.get(header::AUTHORIZATION).map(|v| v.as_bytes()),
+            super::authorization(&req)?,
             &body,
             super::forwarded::client_origin(&req).map(|o| o.address),
         )

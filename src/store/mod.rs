@@ -34,6 +34,9 @@ pub enum StoreError {
     Other(String),
     #[error("migration failed: {0}")]
     Migrate(String),
+    /// A read-only command found no store to read.
+    #[error("{0}")]
+    Missing(String),
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -70,6 +73,22 @@ pub struct Store {
 
 static DRIVERS: Once = Once::new();
 
+/// `sqlite://data/tokend.db` → the same URL with `mode=rw`, refusing a file
+/// that does not exist.
+fn existing_sqlite_url(url: &str) -> Result<String, StoreError> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
+    let path = rest.split_once('?').map_or(rest, |(p, _)| p);
+    if path != ":memory:" && !std::path::Path::new(path).exists() {
+        return Err(StoreError::Missing(format!(
+            "no tokend database at {path} yet: start `tokend serve` or run `tokend migrate` first"
+        )));
+    }
+    Ok(format!("sqlite://{path}?mode=rw"))
+}
+
 /// `sqlite://data/tokend.db` → the same URL with `mode=rwc`, its folder made
 /// and the file created, both readable by this user only.
 fn prepare_sqlite_url(url: &str) -> Result<String, StoreError> {
@@ -105,11 +124,27 @@ fn prepare_sqlite_url(url: &str) -> Result<String, StoreError> {
 }
 
 impl Store {
-    /// Connects (lazily retrying is the pool's job) and returns the store.
+    /// Connects (lazily retrying is the pool's job) and returns the store; a
+    /// SQLite database and its folder are created when missing.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::open(url, true).await
+    }
+
+    /// Connects to a database that must exist already: for the commands that
+    /// only read, which never create a store.
+    pub async fn connect_existing(url: &str) -> Result<Self, StoreError> {
+        Self::open(url, false).await
+    }
+
+    async fn open(url: &str, create: bool) -> Result<Self, StoreError> {
         DRIVERS.call_once(install_default_drivers);
         let (kind, url) = if url.starts_with("sqlite:") {
-            (DbKind::Sqlite, prepare_sqlite_url(url)?)
+            let prepared = if create {
+                prepare_sqlite_url(url)?
+            } else {
+                existing_sqlite_url(url)?
+            };
+            (DbKind::Sqlite, prepared)
         } else {
             (DbKind::Postgres, url.to_owned())
         };

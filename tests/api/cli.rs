@@ -242,3 +242,58 @@ async fn migrate_applies_migrations_to_a_new_database() {
     // Migrations only: no master key is created.
     assert!(!dir.path().join("master.key").exists());
 }
+
+/// Read-only commands never create a store: in an empty folder `client list`
+/// and `keys list` fail clearly and leave no database, folder or master key.
+#[test]
+fn read_only_commands_create_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        &["client", "list"][..],
+        &["keys", "list"],
+        &["audit", "list"],
+        &["keys", "plan"],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_tokend"))
+            .args(args)
+            .current_dir(dir.path())
+            .env_remove("TOKEND_DATABASE_URL")
+            .env_remove("TOKEND_MASTER_KEY_FILE")
+            .env_remove("RUST_LOG")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("tokend migrate"), "{args:?}: {stderr}");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            0,
+            "{args:?} created files"
+        );
+    }
+}
+
+/// A misspelled variable is named in a warning; a misspelled TOML key stops
+/// the command.
+#[test]
+fn misspelled_settings_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tokend"))
+        .args(["client", "list"])
+        .current_dir(dir.path())
+        .env("TOKEND_TOKENS__MAXTTL", "1h")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("TOKEND_TOKENS__MAXTTL"));
+    let file = dir.path().join("tokend.toml");
+    std::fs::write(&file, "[keyz]\nrotate_every = \"7d\"\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tokend"))
+        .arg("--config")
+        .arg(&file)
+        .args(["client", "list"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown setting `keyz"));
+}

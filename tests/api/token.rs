@@ -554,3 +554,20 @@ async fn every_algorithm_issues_verifiable_tokens() {
         assert_eq!(claims["sub"], "c");
     }
 }
+
+#[tokio::test]
+async fn two_authorization_headers_are_refused() {
+    let app = spawn_app().await;
+    let c = app.simple_client("twice", "read").await;
+    let resp = app
+        .http
+        .post(format!("{}/token", app.address))
+        .header("Authorization", basic(&c.id, &c.secret))
+        .header("Authorization", basic("other", "x"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(CC)
+        .send()
+        .await
+        .unwrap();
+    assert_error(resp, 400, "invalid_request").await;
+}
