@@ -2,6 +2,7 @@
 //! refetching as counted by the verifier and by tokend's own metrics, key
 //! revocation, and forged tokens.
 
+mod hostile;
 #[path = "../common/process.rs"]
 mod process;
 

@@ -10,7 +10,12 @@
 //!   concurrent callers wait for the one request in flight instead of each
 //!   sending their own.
 //! - When the issuer cannot be reached, the last set keeps serving (up to
-//!   `max_stale`), and fetches are retried at most once per cooldown.
+//!   `max_stale`), and fetches are retried at most once per cooldown — with
+//!   no set yet too: callers waiting on a failed fetch share its error.
+//! - Fetches are bounded: a `jwks_uri` on another origin than the issuer is
+//!   refused unless allowed, redirects never leave the origin, and a body
+//!   over 1 MiB is refused. The metadata URL inserts the well-known path
+//!   before the issuer's path (RFC 8414 §3.1).
 
 use crate::jwk::{Algorithm, KeySet};
 use crate::token::{AccessToken, Rules, VerifyError, verify_token};
@@ -35,7 +40,11 @@ pub struct VerifierBuilder {
     max_stale: Duration,
     timeout: Duration,
     http: Option<reqwest::Client>,
+    cross_origin_jwks: bool,
 }
+
+/// Largest metadata or JWKS body read.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// A configuration the verifier cannot work with.
 #[derive(Debug, thiserror::Error)]
@@ -120,7 +129,16 @@ impl VerifierBuilder {
         self
     }
 
-    /// Use this HTTP client (custom CA roots, proxy, …).
+    /// Accept a metadata `jwks_uri` on another origin than the issuer (off by
+    /// default: a metadata document could otherwise send the verifier to any
+    /// address, an internal one included).
+    pub fn allow_cross_origin_jwks(mut self) -> Self {
+        self.cross_origin_jwks = true;
+        self
+    }
+
+    /// Use this HTTP client (custom CA roots, proxy, …). Its redirect policy
+    /// is its own: the default client never follows one to another origin.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http = Some(client);
         self
@@ -142,9 +160,12 @@ impl VerifierBuilder {
             None => reqwest::Client::builder()
                 .timeout(self.timeout)
                 .user_agent(concat!("tokend-verify/", env!("CARGO_PKG_VERSION")))
+                .redirect(same_origin_redirects())
                 .build()
                 .map_err(|e| BuildError::Http(e.to_string()))?,
         };
+        let parsed =
+            reqwest::Url::parse(&issuer).map_err(|_| BuildError::BadIssuer(issuer.clone()))?;
         Ok(Verifier {
             inner: Arc::new(Inner {
                 rules: Rules {
@@ -153,10 +174,9 @@ impl VerifierBuilder {
                     leeway: self.leeway.as_secs(),
                     algorithms: self.algorithms,
                 },
-                metadata_url: format!(
-                    "{}/.well-known/oauth-authorization-server",
-                    issuer.trim_end_matches('/')
-                ),
+                metadata_url: metadata_url(&parsed),
+                origin: parsed.origin(),
+                cross_origin_jwks: self.cross_origin_jwks,
                 jwks_uri: tokio::sync::OnceCell::new_with(self.jwks_uri),
                 refetch_cooldown: self.refetch_cooldown,
                 default_max_age: self.default_max_age,
@@ -183,6 +203,8 @@ pub struct Verifier {
 struct Inner {
     rules: Rules,
     metadata_url: String,
+    origin: url::Origin,
+    cross_origin_jwks: bool,
     jwks_uri: tokio::sync::OnceCell<String>,
     refetch_cooldown: Duration,
     default_max_age: Duration,
@@ -208,8 +230,8 @@ struct Snapshot {
 struct RefreshState {
     /// Last refetch made because of an unknown kid.
     last_kid_refetch: Option<Instant>,
-    /// Last failed fetch, while failing.
-    last_failure: Option<Instant>,
+    /// Last failed fetch, while failing, and why.
+    last_failure: Option<(Instant, String)>,
 }
 
 #[derive(Default)]
@@ -258,6 +280,7 @@ impl Verifier {
             max_stale: Duration::from_secs(86_400),
             timeout: Duration::from_secs(5),
             http: None,
+            cross_origin_jwks: false,
         }
     }
 
@@ -323,15 +346,27 @@ impl Verifier {
         let mut state = inner.refresh.lock().await;
         let current = inner.snapshot.load_full();
         let now = Instant::now();
+        let failed_recently = state
+            .last_failure
+            .as_ref()
+            .filter(|(t, _)| now < *t + inner.refetch_cooldown);
+        if current.is_none()
+            && let Some((_, why)) = failed_recently
+        {
+            // No keys yet and the issuer just failed: every waiter shares
+            // that failure instead of queueing a fetch of its own.
+            return Err(VerifyError::KeysUnavailable(why.clone()));
+        }
         if let Some(s) = &current {
             let done_meanwhile = match why {
                 Why::Expired => now < s.fresh_until,
                 Why::UnknownKid => Some(s.generation) != seen,
             };
             let cooling = |t: Option<Instant>| t.is_some_and(|t| now < t + inner.refetch_cooldown);
+            let failing = failed_recently.is_some();
             let hold = match why {
-                Why::Expired => cooling(state.last_failure),
-                Why::UnknownKid => cooling(state.last_kid_refetch) || cooling(state.last_failure),
+                Why::Expired => failing,
+                Why::UnknownKid => cooling(state.last_kid_refetch) || failing,
             };
             if done_meanwhile {
                 return Ok(Arc::clone(s));
@@ -364,7 +399,7 @@ impl Verifier {
             }
             Err(e) => {
                 inner.stats.fetch_failures.fetch_add(1, Ordering::Relaxed);
-                state.last_failure = Some(now);
+                state.last_failure = Some((Instant::now(), e.clone()));
                 match current {
                     Some(s) if now < s.fresh_until + inner.max_stale => {
                         tracing::warn!(issuer = %inner.rules.issuer, error = %e,
@@ -420,8 +455,7 @@ impl Verifier {
         if !response.status().is_success() {
             return Err(format!("GET {uri}: HTTP {}", response.status()));
         }
-        let body = response
-            .bytes()
+        let body = read_bounded(response)
             .await
             .map_err(|e| format!("GET {uri}: {e}"))?;
         let keys =
@@ -458,8 +492,7 @@ impl Verifier {
         if !response.status().is_success() {
             return Err(fail(format!("GET {url}: HTTP {}", response.status())));
         }
-        let body = response
-            .bytes()
+        let body = read_bounded(response)
             .await
             .map_err(|e| fail(format!("GET {url}: {e}")))?;
         let metadata: Metadata = serde_json::from_slice(&body)
@@ -468,6 +501,14 @@ impl Verifier {
             return Err(fail(format!(
                 "{url} names issuer {:?}, not {:?} (RFC 8414 §3.3)",
                 metadata.issuer, inner.rules.issuer
+            )));
+        }
+        let jwks = reqwest::Url::parse(&metadata.jwks_uri)
+            .map_err(|_| fail(format!("{url}: jwks_uri is not a URL")))?;
+        if !inner.cross_origin_jwks && jwks.origin() != inner.origin {
+            return Err(fail(format!(
+                "{url}: jwks_uri {} is not on the issuer's origin (allow_cross_origin_jwks to accept it)",
+                jwks.as_str()
             )));
         }
         Ok(metadata.jwks_uri)
@@ -505,6 +546,53 @@ impl Verifier {
             })
             .clamp(inner.min_max_age, inner.max_max_age)
     }
+}
+
+/// The RFC 8414 §3.1 metadata URL: the well-known path goes between the
+/// host and the issuer's own path (`https://a/t1` →
+/// `https://a/.well-known/oauth-authorization-server/t1`).
+fn metadata_url(issuer: &reqwest::Url) -> String {
+    let path = issuer.path().trim_end_matches('/');
+    let mut url = issuer.clone();
+    url.set_path(&format!("/.well-known/oauth-authorization-server{path}"));
+    url.set_query(None);
+    url.to_string()
+}
+
+/// Redirects are followed (up to 5) only within the origin they started on.
+fn same_origin_redirects() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let same = attempt
+            .previous()
+            .first()
+            .is_some_and(|first| first.origin() == attempt.url().origin());
+        if !same {
+            attempt.error("redirect to another origin refused")
+        } else if attempt.previous().len() > 5 {
+            attempt.error("too many redirects")
+        } else {
+            attempt.follow()
+        }
+    })
+}
+
+/// The body, refusing more than [`MAX_BODY_BYTES`] without reading them.
+async fn read_bounded(mut response: reqwest::Response) -> Result<Vec<u8>, String> {
+    let too_large = || format!("the body is larger than {} KiB", MAX_BODY_BYTES / 1024);
+    if response
+        .content_length()
+        .is_some_and(|n| n > MAX_BODY_BYTES as u64)
+    {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| e.to_string())? {
+        if body.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 impl std::fmt::Debug for Verifier {
