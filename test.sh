@@ -37,5 +37,6 @@ cargo test -p tokend-verify --doc --all-features
 
 if [ -n "${TOKEND_TEST_DATABASE_URL:-}" ]; then
     echo "== integration tests on PostgreSQL"
-    cargo test --workspace --all-features --test api
+    # Also the tests ignored without PostgreSQL (#[ignore = "needs PostgreSQL…"]).
+    cargo test --workspace --all-features --test api -- --include-ignored
 fi

@@ -8,17 +8,17 @@ use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::domain::{Audience, TokenPolicy};
 use crate::http;
-use crate::keys::{KeyRing, plan};
+use crate::keys::plan;
 use crate::metrics::Metrics;
 use crate::oauth::limiter::{FailureLimiter, Limits};
 use crate::oauth::{
     ClientAuthenticator, ClientDirectory, DenyList, TokenInspector, TokenIssuer, VerifiedTokens,
 };
-use crate::store::REVOCATION;
+use crate::state::{AppState, load_all_clients};
+use crate::store::ChangeKind;
 use crate::telemetry::RequestSpan;
 use actix_web::{App, HttpServer, web};
 use arc_swap::ArcSwap;
-use bytes::Bytes;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -29,8 +29,6 @@ use tracing_actix_web::TracingLogger;
 const POLL_EVERY: Duration = Duration::from_millis(500);
 /// How long the change feed keeps rows.
 const FEED_RETENTION_SECS: i64 = 3600;
-/// Clients read per query when the directory is filled.
-const CLIENT_PAGE: u32 = 1000;
 /// Introspected tokens remembered as signature-checked (about 0.5 KiB each).
 const VERIFIED_TOKENS_CAPACITY: usize = 10_000;
 /// Windows of the failed-authentication limiter (client ids and addresses).
@@ -38,64 +36,19 @@ const LIMITER_CAPACITY: usize = 50_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error("{0}")]
+    #[error(transparent)]
     Admin(#[from] AdminError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: String,
         source: std::io::Error,
     },
-    #[error("{0}")]
+    #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
     #[error("no signing key can sign; the key ring is empty")]
     NoSigningKey,
     #[error(transparent)]
     Tls(#[from] crate::tls::TlsError),
-}
-
-/// What every request handler shares.
-pub struct AppState {
-    pub admin: Admin,
-    pub issuer: String,
-    pub auth: Arc<ClientAuthenticator>,
-    pub tokens: TokenIssuer,
-    pub inspector: TokenInspector,
-    pub ring: Arc<ArcSwap<KeyRing>>,
-    pub clients: Arc<ClientDirectory>,
-    pub deny: Arc<DenyList>,
-    pub metadata: ArcSwap<Bytes>,
-    pub metrics: Arc<Metrics>,
-}
-
-impl AppState {
-    pub fn settings(&self) -> &Settings {
-        &self.admin.settings
-    }
-
-    pub fn now(&self) -> i64 {
-        self.admin.clock.now().timestamp()
-    }
-
-    async fn refresh_metadata(&self) -> Result<(), AdminError> {
-        let scopes = self.admin.store.scopes_in_use().await?;
-        self.metadata
-            .store(Arc::new(http::render_metadata(&self.issuer, &scopes)));
-        Ok(())
-    }
-
-    /// Reads every client into the directory.
-    async fn reload_clients(&self) -> Result<(), AdminError> {
-        let clients = load_all_clients(&self.admin.store).await?;
-        self.clients.replace_all(clients);
-        Ok(())
-    }
-
-    /// Reloads this replica's key ring (and so its JWKS) from the database.
-    pub async fn reload_ring(&self) -> Result<(), AdminError> {
-        let ring = self.admin.load_ring().await?;
-        self.ring.store(Arc::new(ring));
-        Ok(())
-    }
 }
 
 pub struct Application {
@@ -170,7 +123,8 @@ impl Application {
         let auth = Arc::new(ClientAuthenticator {
             clients: clients.clone(),
             pepper: admin.pepper.clone(),
-            store: admin.store.clone(),
+            replays: Arc::new(admin.store.clone()),
+            audit: Arc::new(admin.store.clone()),
             assertion_audiences: vec![format!("{issuer}/token"), issuer.clone()],
             leeway: settings.tokens.leeway.as_secs() as i64,
             limiter: FailureLimiter::new(Limits::default(), LIMITER_CAPACITY),
@@ -193,12 +147,12 @@ impl Application {
             ring: ring.clone(),
             deny: deny.clone(),
             clients: clients.clone(),
-            store: admin.store.clone(),
+            revocations: Arc::new(admin.store.clone()),
             clock: clock.clone(),
             verified: VerifiedTokens::new(VERIFIED_TOKENS_CAPACITY),
         };
         let state = Arc::new(AppState {
-            metadata: ArcSwap::from_pointee(http::render_metadata(&issuer, &[])),
+            metadata: ArcSwap::from_pointee(crate::oauth::render_metadata(&issuer, &[])),
             admin,
             issuer: issuer.clone(),
             auth,
@@ -285,22 +239,6 @@ impl Application {
     }
 }
 
-/// Every client, a page at a time.
-async fn load_all_clients(
-    store: &crate::store::Store,
-) -> Result<Vec<crate::domain::Client>, AdminError> {
-    let mut all = Vec::new();
-    let mut after: Option<String> = None;
-    loop {
-        let page = store.list_clients(after.as_deref(), CLIENT_PAGE).await?;
-        all.extend(page.clients);
-        match page.next {
-            Some(next) => after = Some(next),
-            None => return Ok(all),
-        }
-    }
-}
-
 /// Reloads the TLS certificate on every SIGHUP; connections stay up and new
 /// handshakes get the new certificate.
 async fn reload_on_sighup(cert: Arc<crate::tls::ReloadableCert>) {
@@ -365,8 +303,8 @@ async fn follow_changes(state: Arc<AppState>, mut last_seq: i64) {
                     }
                 }
                 for change in &changes {
-                    match change.kind.as_str() {
-                        "client" => match store.client(&change.subject).await {
+                    match change.kind {
+                        ChangeKind::Client => match store.client(&change.subject).await {
                             Ok(Some(client)) => {
                                 state.clients.upsert(client);
                                 clients_changed = true;
@@ -378,13 +316,23 @@ async fn follow_changes(state: Arc<AppState>, mut last_seq: i64) {
                             // Retry this change on the next tick.
                             Err(_) => break,
                         },
-                        REVOCATION => match store.revoked_token(&change.subject).await {
-                            Ok(Some(exp)) => state.deny.insert(&change.subject, exp),
-                            Ok(None) => {}
-                            // Retry this change on the next tick.
-                            Err(_) => break,
-                        },
-                        _ => keys_changed = true,
+                        ChangeKind::Revocation => {
+                            match store.revoked_token(&change.subject).await {
+                                Ok(Some(exp)) => state.deny.insert(&change.subject, exp),
+                                Ok(None) => {}
+                                // Retry this change on the next tick.
+                                Err(_) => break,
+                            }
+                        }
+                        ChangeKind::Keys => keys_changed = true,
+                        ChangeKind::Other => {
+                            // Written by a newer version: reload everything.
+                            if state.reload_clients().await.is_err() {
+                                break;
+                            }
+                            keys_changed = true;
+                            clients_changed = true;
+                        }
                     }
                     last_seq = change.seq;
                 }

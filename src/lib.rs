@@ -16,6 +16,7 @@ pub mod http;
 pub mod keys;
 pub mod metrics;
 pub mod oauth;
+pub mod state;
 pub mod store;
 pub mod telemetry;
 pub mod tls;

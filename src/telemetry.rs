@@ -16,20 +16,32 @@ use tracing::Span;
 use tracing_actix_web::RootSpanBuilder;
 use tracing_subscriber::EnvFilter;
 
-pub fn init(format: LogFormat) {
-    init_with_default(format, "info,sqlx=warn");
+/// Logging for `serve`: lines go to stderr through a background writer, so
+/// a request never waits on the process-wide stderr lock or a `write(2)`.
+/// Nothing is dropped (a full buffer makes the logger wait instead); keep the
+/// guard until exit, its drop flushes what is left.
+pub fn init(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("tokend-log")
+        .finish(std::io::stderr());
+    init_with_default(format, "info,sqlx=warn", writer);
+    guard
 }
 
 /// For commands whose output is on stdout: only warnings unless `RUST_LOG`.
 pub fn init_quiet(format: LogFormat) {
-    init_with_default(format, "warn");
+    init_with_default(format, "warn", std::io::stderr);
 }
 
-fn init_with_default(format: LogFormat, default: &str) {
+fn init_with_default<W>(format: LogFormat, default: &str, writer: W)
+where
+    W: for<'a> tracing_subscriber::fmt::MakeWriter<'a> + Send + Sync + 'static,
+{
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(writer);
     let result = match format {
         LogFormat::Json => builder
             .json()

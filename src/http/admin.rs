@@ -5,9 +5,8 @@
 
 use super::openapi::ErrorBody;
 use crate::admin::{AdminError, ClientUpdate, NewClient};
-use crate::app::AppState;
 use crate::config::parse_duration;
-use crate::store::StoreError;
+use crate::state::AppState;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use serde::Deserialize;
@@ -55,7 +54,7 @@ impl ApiError {
                 AdminError::Invalid(d) => (StatusCode::BAD_REQUEST, "invalid_request", d.clone()),
                 AdminError::NotFound(d) => (StatusCode::NOT_FOUND, "not_found", d.clone()),
                 AdminError::Conflict(d) => (StatusCode::CONFLICT, "conflict", d.clone()),
-                AdminError::Store(StoreError::Unavailable(_)) => (
+                e if e.is_unavailable() => (
                     StatusCode::SERVICE_UNAVAILABLE,
                     "temporarily_unavailable",
                     "the database is unavailable; retry".into(),

@@ -25,7 +25,7 @@ pub fn client_origin(req: &HttpRequest) -> Option<ClientOrigin> {
     req.extensions().get::<ClientOrigin>().copied().or_else(|| {
         req.peer_addr().map(|a| ClientOrigin {
             address: a.ip(),
-            https: req.connection_info().scheme() == "https",
+            https: req.app_config().secure(),
         })
     })
 }
@@ -149,7 +149,9 @@ pub async fn resolve(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     if let Some(peer) = request.peer_addr() {
-        let https = request.connection_info().scheme() == "https";
+        // Whether this server speaks TLS; `connection_info()` would believe
+        // anyone's `Forwarded` header.
+        let https = request.app_config().secure();
         let origin = match request.app_data::<web::Data<TrustedProxies>>() {
             Some(trusted) => resolve_origin(trusted, peer.ip(), https, request.headers()),
             None => ClientOrigin {

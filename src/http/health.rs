@@ -1,8 +1,8 @@
 //! `GET /healthz` (the process runs) and `GET /readyz` (the database answers
 //! and a signing key is loaded).
 
-use crate::app::AppState;
 use crate::oauth::OAuthError;
+use crate::state::AppState;
 use actix_web::{HttpResponse, web};
 use std::time::Duration;
 
@@ -20,8 +20,7 @@ pub async fn healthz() -> HttpResponse {
         (status = 503, description = "not ready", body = super::openapi::ErrorBody, headers(("Retry-After" = String))),
     ))]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, OAuthError> {
-    let database = tokio::time::timeout(Duration::from_secs(2), state.admin.store.ping()).await;
-    if !matches!(database, Ok(Ok(()))) {
+    if !state.database_ready(Duration::from_secs(2)).await {
         return Err(OAuthError::unavailable("the database is unreachable"));
     }
     if state.ring.load().signer(state.now()).is_none() {

@@ -3,8 +3,8 @@
 
 use super::MAX_BODY;
 use super::token::read_body;
-use crate::app::AppState;
 use crate::oauth::{CachedClient, Credentials, Form, OAuthError, parse_form};
+use crate::state::AppState;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use std::sync::Arc;

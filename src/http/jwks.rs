@@ -1,7 +1,7 @@
 //! `GET /.well-known/jwks.json` (RFC 7517): pre-rendered bytes, an `ETag`, and
 //! a `max-age` that never outlives the next planned key publication.
 
-use crate::app::AppState;
+use crate::state::AppState;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 

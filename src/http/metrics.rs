@@ -1,8 +1,8 @@
 //! `GET /metrics`: Prometheus text format. Gauges that follow from the key
 //! ring and the plan are computed at scrape time.
 
-use crate::app::AppState;
 use crate::keys::plan;
+use crate::state::AppState;
 use actix_web::{HttpResponse, web};
 
 /// Prometheus metrics.

@@ -10,8 +10,6 @@ mod metrics;
 mod openapi;
 mod token;
 
-pub use metadata::render_metadata;
-
 use crate::oauth::OAuthError;
 use actix_web::{HttpResponse, ResponseError, web};
 

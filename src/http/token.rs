@@ -1,8 +1,8 @@
 //! `POST /token` (RFC 6749 §4.4).
 
 use super::MAX_BODY;
-use crate::app::AppState;
 use crate::oauth::OAuthError;
+use crate::state::AppState;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::BytesMut;

@@ -8,10 +8,10 @@ use super::assertion;
 use super::client_directory::{CachedClient, ClientDirectory};
 use super::credentials::Credentials;
 use super::limiter::{FailureLimiter, Source};
+use super::ports::{AuditSink, ReplayGuard};
 use super::secret::{ClientSecret, verify_secret};
 use crate::domain::{AuthMethod, SecretHash};
 use crate::metrics::Metrics;
-use crate::store::Store;
 use aws_lc_rs::hmac;
 use chrono::{DateTime, Utc};
 use secrecy::ExposeSecret;
@@ -23,7 +23,8 @@ static DUMMY: SecretHash = SecretHash([0u8; 32]);
 pub struct ClientAuthenticator {
     pub clients: Arc<ClientDirectory>,
     pub pepper: Arc<hmac::Key>,
-    pub store: Store,
+    pub replays: Arc<dyn ReplayGuard>,
+    pub audit: Arc<dyn AuditSink>,
     /// What a client assertion's `aud` may name: the token endpoint URL and
     /// the issuer.
     pub assertion_audiences: Vec<String>,
@@ -84,8 +85,8 @@ impl ClientAuthenticator {
         );
         let details = serde_json::json!({"address": address});
         if let Err(e) = self
-            .store
-            .record_audit(t, "tokend", "auth.failure_limit_reached", subject, &details)
+            .audit
+            .record(t, "tokend", "auth.failure_limit_reached", subject, &details)
             .await
         {
             tracing::warn!(error = %e, "could not store an audit event");
@@ -213,8 +214,8 @@ impl ClientAuthenticator {
         }
         // One use per jti, on every replica: the database decides.
         let fresh = self
-            .store
-            .use_assertion(
+            .replays
+            .first_use(
                 &format!("{claimed}\n{}", verified.jti),
                 verified.exp + self.leeway,
             )

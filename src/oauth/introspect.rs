@@ -6,11 +6,11 @@
 //! when it may (RFC 7662 §4): its own, one whose `aud` names it, or any with
 //! the registered introspection permission; otherwise `active: false`.
 
+use super::ports::RevocationLog;
 use super::{ClientDirectory, DenyList, OAuthError};
 use crate::clock::SharedClock;
 use crate::domain::Client;
 use crate::keys::{AccessClaims, KeyRing};
-use crate::store::Store;
 use arc_swap::ArcSwap;
 use serde::Serialize;
 use std::sync::Arc;
@@ -55,7 +55,7 @@ pub struct TokenInspector {
     pub ring: Arc<ArcSwap<KeyRing>>,
     pub deny: Arc<DenyList>,
     pub clients: Arc<ClientDirectory>,
-    pub store: Store,
+    pub revocations: Arc<dyn RevocationLog>,
     pub clock: SharedClock,
     pub verified: VerifiedTokens,
 }
@@ -154,8 +154,8 @@ impl TokenInspector {
         }
         let now = self.clock.now().timestamp();
         let recorded = self
-            .store
-            .revoke_token(
+            .revocations
+            .revoke(
                 &claims.jti,
                 &claims.client_id,
                 claims.exp,

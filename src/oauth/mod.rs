@@ -11,6 +11,8 @@ mod error;
 mod form;
 mod introspect;
 pub mod limiter;
+mod metadata;
+pub mod ports;
 #[cfg(test)]
 mod properties;
 mod secret;
@@ -23,5 +25,6 @@ pub use deny_list::DenyList;
 pub use error::{ErrorCode, OAuthError};
 pub use form::{Form, FormError, form_urlencoded_decode};
 pub use introspect::{Introspection, MAX_REVOKED_PER_CLIENT, TokenInspector, VerifiedTokens};
+pub use metadata::render_metadata;
 pub use secret::{ClientSecret, generate_secret, hash_secret, verify_secret};
 pub use token::{TokenIssuer, TokenResponse, parse_form};

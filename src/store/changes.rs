@@ -8,10 +8,34 @@ use sqlx::Row;
 pub const CLIENT: &str = "client";
 pub const KEYS: &str = "keys";
 
+/// What a change is about. A kind this version does not know (written by a
+/// newer replica) is `Other`: the reader reloads everything, to be safe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeKind {
+    /// A client was created, changed or deleted (`subject` is its id).
+    Client,
+    /// A key was created, activated, revoked or removed.
+    Keys,
+    /// A token was revoked (`subject` is its `jti`).
+    Revocation,
+    Other,
+}
+
+impl ChangeKind {
+    fn parse(kind: &str) -> Self {
+        match kind {
+            CLIENT => ChangeKind::Client,
+            KEYS => ChangeKind::Keys,
+            super::tokens::REVOCATION => ChangeKind::Revocation,
+            _ => ChangeKind::Other,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
     pub seq: i64,
-    pub kind: String,
+    pub kind: ChangeKind,
     pub subject: String,
 }
 
@@ -63,7 +87,7 @@ impl Store {
             .map(|r| {
                 Ok(Change {
                     seq: r.try_get("seq")?,
-                    kind: r.try_get("kind")?,
+                    kind: ChangeKind::parse(&r.try_get::<String, _>("kind")?),
                     subject: r.try_get("subject")?,
                 })
             })

@@ -7,13 +7,13 @@ mod audit;
 mod changes;
 mod clients;
 mod keys;
+mod ports;
 mod tokens;
 
 pub use audit::AuditEvent;
-pub use changes::Change;
+pub use changes::{Change, ChangeKind};
 pub use clients::ClientPage;
 pub use keys::{KeyChanges, NewKey, StoredKey};
-pub use tokens::REVOCATION;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor};

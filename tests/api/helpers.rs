@@ -7,9 +7,10 @@ use base64::engine::general_purpose::STANDARD;
 use secrecy::ExposeSecret;
 use std::sync::Arc;
 use tokend::admin::{Admin, NewClient, ScopesInput};
-use tokend::app::{AppState, Application};
+use tokend::app::Application;
 use tokend::clock::{SharedClock, SystemClock};
 use tokend::config::Settings;
+use tokend::state::AppState;
 
 pub struct TestApp {
     pub address: String,

@@ -1,0 +1,218 @@
+//! The command line (SPEC §4). Every command reads the same configuration as
+//! `serve` and calls the same `admin` functions as the HTTP API. This file is
+//! the clap definitions; `run.rs` dispatches, `render.rs` prints.
+
+mod render;
+mod run;
+
+pub use run::run;
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tokend",
+    version,
+    about = "OAuth 2.0 client-credentials token service: RFC 9068 JWT access tokens, a JWKS, scheduled key rotation",
+    after_help = "Configuration: defaults < --config FILE (TOML) < TOKEND_* environment variables\n(nested keys joined by __, e.g. TOKEND_KEYS__ROTATE_EVERY=7d). See README.md."
+)]
+pub struct Cli {
+    /// TOML configuration file.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Print exactly one JSON document on stdout.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Apply pending migrations, then serve the HTTP API.
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage clients.
+    #[command(subcommand)]
+    Client(Box<ClientCommand>),
+    /// Inspect and rotate signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Work with access tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Read the audit trail of security events.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Security events, newest first.
+    List {
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// Only events older than this event id.
+        #[arg(long)]
+        before: Option<i64>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Register a client; prints its secret once.
+    Create(CreateArgs),
+    /// List clients.
+    List {
+        /// Page size.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        /// Start after this client id.
+        #[arg(long)]
+        after: Option<String>,
+    },
+    /// Show one client.
+    Show { id: String },
+    /// Change a client; unspecified fields keep their value.
+    Update(UpdateArgs),
+    /// Refuse tokens to a client (its registration stays).
+    Disable { id: String },
+    /// Allow a disabled client again.
+    Enable { id: String },
+    /// Delete a client.
+    Delete { id: String },
+    /// Issue a new secret; prints it once.
+    RotateSecret {
+        id: String,
+        /// Keep the old secret working this long (e.g. 24h).
+        #[arg(long, value_name = "DURATION")]
+        grace: Option<String>,
+    },
+}
+
+impl ClientCommand {
+    /// Commands that only read: they never create or migrate a store.
+    pub fn only_reads(&self) -> bool {
+        matches!(
+            self,
+            ClientCommand::List { .. } | ClientCommand::Show { .. }
+        )
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// Human-readable name.
+    #[arg(long)]
+    pub name: String,
+    /// Client id (1–255 printable ASCII characters); generated when omitted.
+    #[arg(long)]
+    pub id: Option<String>,
+    /// Allowed scopes, space-delimited.
+    #[arg(long, value_name = "\"a b\"")]
+    pub scope: Option<String>,
+    /// Scopes granted when a request names none (default: all allowed).
+    #[arg(long, value_name = "\"a\"")]
+    pub default_scope: Option<String>,
+    /// Allowed audience (repeatable); tokens carry all of them unless a
+    /// request narrows them with `resource` or `audience`.
+    #[arg(long, value_name = "URI")]
+    pub audience: Vec<String>,
+    /// Token lifetime for this client (capped by tokens.max_ttl).
+    #[arg(long, value_name = "DURATION")]
+    pub ttl: Option<String>,
+    /// Extra claim added to every token (repeatable); JSON values allowed.
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub claim: Vec<String>,
+    /// How the client authenticates.
+    #[arg(long, value_parser = ["client_secret_basic", "client_secret_post", "private_key_jwt"])]
+    pub auth_method: Option<String>,
+    /// The client's public keys (JWKS) for private_key_jwt.
+    #[arg(long, value_name = "FILE")]
+    pub jwks_file: Option<PathBuf>,
+    /// The client may not use the client_credentials grant (introspection only).
+    #[arg(long)]
+    pub no_grant: bool,
+    /// May introspect any token issued here (RFC 7662 §4). Without it a client
+    /// sees only its own tokens and tokens whose aud names its id; a
+    /// --no-grant client (a resource server) may by default.
+    #[arg(long, value_name = "true|false")]
+    pub introspect: Option<bool>,
+}
+
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    pub id: String,
+    #[arg(long)]
+    pub name: Option<String>,
+    #[arg(long, value_name = "\"a b\"")]
+    pub scope: Option<String>,
+    /// Empty string clears it.
+    #[arg(long, value_name = "\"a\"")]
+    pub default_scope: Option<String>,
+    /// Replaces the audiences (repeatable).
+    #[arg(long, value_name = "URI")]
+    pub audience: Vec<String>,
+    /// Remove every audience.
+    #[arg(long, conflicts_with = "audience")]
+    pub clear_audiences: bool,
+    /// Empty string returns to tokens.ttl.
+    #[arg(long, value_name = "DURATION")]
+    pub ttl: Option<String>,
+    /// Replaces the extra claims (repeatable).
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub claim: Vec<String>,
+    #[arg(long, value_parser = ["client_secret_basic", "client_secret_post", "private_key_jwt"])]
+    pub auth_method: Option<String>,
+    #[arg(long, value_name = "FILE")]
+    pub jwks_file: Option<PathBuf>,
+    /// May introspect any token issued here (RFC 7662 §4).
+    #[arg(long, value_name = "true|false")]
+    pub introspect: Option<bool>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// List signing keys with their state and times.
+    List,
+    /// Every key with its state and times, and the next planned events.
+    Plan,
+    /// Whether a verifier that caches the JWKS for DUR regardless of headers
+    /// and never refetches on an unknown kid can meet one; exit 1 if so.
+    Check {
+        /// The verifier's fixed cache time, e.g. 10m (Envoy's default).
+        #[arg(long, value_name = "DUR")]
+        cache_age: String,
+    },
+    /// Schedule a rotation: publish the next key now, signing after
+    /// keys.publish_ahead. With --now, sign with a new key at once.
+    Rotate {
+        /// Switch signer immediately (cached verifiers may briefly miss the key).
+        #[arg(long)]
+        now: bool,
+    },
+    /// Revoke a key: out of the JWKS at once, its tokens rejected; if it was
+    /// signing, another key signs at once.
+    Revoke { kid: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Verify a token and print its claims: against the local keys, or with
+    /// --remote as a resource server would (discovery, JWKS, RFC 9068 checks).
+    /// Exit status 1 when the token is invalid.
+    Verify {
+        /// The access token, or - to read it from stdin (keeps it out of the
+        /// shell history).
+        token: String,
+        /// Verify offline from this issuer's published JWKS (RFC 8414
+        /// discovery) instead of the local database, e.g. https://tokend.example
+        #[arg(long, value_name = "ISSUER")]
+        remote: Option<String>,
+        /// With --remote: the audience the token must carry (default: any).
+        #[arg(long, requires = "remote", value_name = "AUDIENCE")]
+        audience: Option<String>,
+    },
+}

@@ -1,0 +1,86 @@
+//! What every request handler shares: the service layer the HTTP handlers
+//! see. They call its methods and the protocol objects it holds, never the
+//! store.
+
+use crate::admin::{Admin, AdminError};
+use crate::config::Settings;
+use crate::keys::KeyRing;
+use crate::metrics::Metrics;
+use crate::oauth::{ClientAuthenticator, ClientDirectory, DenyList, TokenInspector, TokenIssuer};
+use arc_swap::ArcSwap;
+use bytes::Bytes;
+use std::sync::Arc;
+
+/// Clients read per query when the directory is filled.
+const CLIENT_PAGE: u32 = 1000;
+
+/// What every request handler shares.
+pub struct AppState {
+    pub admin: Admin,
+    pub issuer: String,
+    pub auth: Arc<ClientAuthenticator>,
+    pub tokens: TokenIssuer,
+    pub inspector: TokenInspector,
+    pub ring: Arc<ArcSwap<KeyRing>>,
+    pub clients: Arc<ClientDirectory>,
+    pub deny: Arc<DenyList>,
+    pub metadata: ArcSwap<Bytes>,
+    pub metrics: Arc<Metrics>,
+}
+
+impl AppState {
+    pub fn settings(&self) -> &Settings {
+        &self.admin.settings
+    }
+
+    pub fn now(&self) -> i64 {
+        self.admin.clock.now().timestamp()
+    }
+
+    pub(crate) async fn refresh_metadata(&self) -> Result<(), AdminError> {
+        let scopes = self.admin.store.scopes_in_use().await?;
+        self.metadata.store(Arc::new(crate::oauth::render_metadata(
+            &self.issuer,
+            &scopes,
+        )));
+        Ok(())
+    }
+
+    /// Whether the database answers within `timeout`.
+    pub async fn database_ready(&self, timeout: std::time::Duration) -> bool {
+        matches!(
+            tokio::time::timeout(timeout, self.admin.store.ping()).await,
+            Ok(Ok(()))
+        )
+    }
+
+    /// Reads every client into the directory.
+    pub(crate) async fn reload_clients(&self) -> Result<(), AdminError> {
+        let clients = load_all_clients(&self.admin.store).await?;
+        self.clients.replace_all(clients);
+        Ok(())
+    }
+
+    /// Reloads this replica's key ring (and so its JWKS) from the database.
+    pub async fn reload_ring(&self) -> Result<(), AdminError> {
+        let ring = self.admin.load_ring().await?;
+        self.ring.store(Arc::new(ring));
+        Ok(())
+    }
+}
+
+/// Every client, a page at a time.
+pub(crate) async fn load_all_clients(
+    store: &crate::store::Store,
+) -> Result<Vec<crate::domain::Client>, AdminError> {
+    let mut all = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = store.list_clients(after.as_deref(), CLIENT_PAGE).await?;
+        all.extend(page.clients);
+        match page.next {
+            Some(next) => after = Some(next),
+            None => return Ok(all),
+        }
+    }
+}
