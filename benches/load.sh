@@ -7,7 +7,8 @@
 #   - scale: 10 clients, then the same 10 among 1,000,000 registered clients
 #     (all held in memory: start time and memory per client);
 #   - node-oidc-provider (one process and a two-worker cluster);
-#   - a bare actix-web handler (the ceiling, examples/ceiling.rs);
+#   - a bare actix-web handler (the ceiling, examples/ceiling.rs), and the
+#     signing ceilings (the same parse and secret check, then a fresh JWS);
 # then ratios.
 #
 #   benches/load.sh [SECONDS] [CONNECTIONS]      (defaults: 10 s, 32)
@@ -147,6 +148,14 @@ LISTEN=127.0.0.1:$port target/$PROFILE/examples/ceiling & pid=$!; pids+=("$pid")
 wait_http "http://127.0.0.1:$port/token"
 wrk_row "ceiling (bare actix-web)" "http://127.0.0.1:$port/token" token.lua "$pid" CLIENT_SECRET=x
 stop "$pid"
+# The signing ceilings: parse, secret check, a fresh JWS, nothing else.
+for alg in ES256 EdDSA RS256; do
+    port=$(free_port)
+    ALG=$alg CLIENT_SECRET=ceiling-secret LISTEN=127.0.0.1:$port target/$PROFILE/examples/ceiling & pid=$!; pids+=("$pid")
+    wait_http "http://127.0.0.1:$port/token"
+    wrk_row "ceiling $alg (signing)" "http://127.0.0.1:$port/token" token.lua "$pid" CLIENT_ID=bench CLIENT_SECRET=ceiling-secret
+    stop "$pid"
+done
 
 ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
 if command -v node >/dev/null && (cd benches/peers && npm install --silent --no-audit --no-fund >/dev/null 2>&1); then
@@ -169,6 +178,7 @@ fi
 ceiling=${RPS[ceiling (bare actix-web)]}
 for alg in RS256 ES256 EdDSA; do
     echo "tokend $alg / ceiling: $(ratio "${RPS[tokend $alg]}" "$ceiling")"
+    echo "tokend $alg / signing ceiling $alg: $(ratio "${RPS[tokend $alg]}" "${RPS[ceiling $alg (signing)]}")"
 done
 echo "tokend RS256 / RSA-2048 two-core signing limit: $(ratio "${RPS[tokend RS256]}" "$RSA_LIMIT")"
 echo "scale: $total clients / 10 clients: $(ratio "${RPS[scale: $total clients]}" "${RPS[scale: 10 clients]}")"

@@ -57,7 +57,7 @@ fn issuance(c: &mut Criterion) {
     for alg in [Algorithm::ES256, Algorithm::EdDSA] {
         let mut settings = Settings {
             listen: "127.0.0.1:0".into(),
-            database_url: format!("sqlite://{}/{alg}.db", dir.path().display()),
+            database_url: format!("sqlite://{}/{alg}.db", dir.path().display()).into(),
             master_key_file: dir.path().join(format!("{alg}.key")),
             ..Settings::default()
         };

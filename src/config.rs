@@ -40,7 +40,7 @@ fn invalid(setting: &'static str, reason: impl Into<String>) -> ConfigError {
 pub struct Settings {
     pub listen: String,
     pub issuer: Option<String>,
-    pub database_url: String,
+    pub database_url: DatabaseUrl,
     pub master_key_file: PathBuf,
     pub master_key: Option<SecretString>,
     pub tokens: TokenSettings,
@@ -105,6 +105,47 @@ pub struct TlsSettings {
 impl TlsSettings {
     pub fn enabled(&self) -> bool {
         self.cert_file.is_some() || self.key_file.is_some()
+    }
+}
+
+/// The database URL. It may hold a password, so `Debug` shows it redacted;
+/// `as_str` is for the driver alone.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The URL with any password replaced by `***`.
+    pub fn redacted(&self) -> String {
+        match url::Url::parse(&self.0) {
+            Ok(mut url) if url.password().is_some() => {
+                let _ = url.set_password(Some("***"));
+                url.to_string()
+            }
+            _ => self.0.clone(),
+        }
+    }
+}
+
+impl From<&str> for DatabaseUrl {
+    fn from(url: &str) -> Self {
+        Self(url.to_owned())
+    }
+}
+
+impl From<String> for DatabaseUrl {
+    fn from(url: String) -> Self {
+        Self(url)
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DatabaseUrl({})", self.redacted())
     }
 }
 
@@ -175,7 +216,7 @@ impl Default for Settings {
         Self {
             listen: "127.0.0.1:8080".into(),
             issuer: None,
-            database_url: "sqlite://data/tokend.db".into(),
+            database_url: DatabaseUrl::from("sqlite://data/tokend.db"),
             master_key_file: PathBuf::from("keys/master.key"),
             master_key: None,
             tokens: TokenSettings::default(),
@@ -302,9 +343,10 @@ impl Settings {
         if let Some(issuer) = &self.issuer {
             validate_issuer(issuer)?;
         }
-        if !(self.database_url.starts_with("sqlite:")
-            || self.database_url.starts_with("postgres://")
-            || self.database_url.starts_with("postgresql://"))
+        let url = self.database_url.as_str();
+        if !(url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"))
         {
             return Err(invalid(
                 "database_url",
@@ -727,6 +769,17 @@ mod tests {
                 .iter()
                 .any(|w| w.contains("TOKEND_TOKENS__MAXTTL"))
         );
+    }
+
+    #[test]
+    fn the_database_password_never_shows_in_debug() {
+        let s = Settings {
+            database_url: DatabaseUrl::from("postgres://tokend:hunter2@db/tokend"),
+            ..Settings::default()
+        };
+        let debug = format!("{s:?}");
+        assert!(!debug.contains("hunter2"), "{debug}");
+        assert!(debug.contains("postgres://tokend:***@db/tokend"), "{debug}");
     }
 
     #[test]

@@ -53,7 +53,7 @@ impl AdminError {
 /// Creates the database if needed and applies pending migrations
 /// (`tokend migrate`).
 pub async fn migrate(settings: &Settings) -> Result<(), AdminError> {
-    let store = Store::connect(&settings.database_url).await?;
+    let store = Store::connect(settings.database_url.as_str()).await?;
     store.migrate().await?;
     Ok(())
 }
@@ -80,7 +80,7 @@ impl Admin {
     /// only when the database holds nothing sealed under one; a missing or
     /// wrong key with existing data is refused.
     pub async fn open(settings: Arc<Settings>, clock: SharedClock) -> Result<Self, AdminError> {
-        let store = Store::connect(&settings.database_url).await?;
+        let store = Store::connect(settings.database_url.as_str()).await?;
         store.migrate().await?;
         Self::with_store(settings, clock, store, true).await
     }
@@ -92,7 +92,7 @@ impl Admin {
         settings: Arc<Settings>,
         clock: SharedClock,
     ) -> Result<Self, AdminError> {
-        let store = Store::connect_existing(&settings.database_url).await?;
+        let store = Store::connect_existing(settings.database_url.as_str()).await?;
         Self::with_store(settings, clock, store, false).await
     }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 fn tokend(app: &TestApp, args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_tokend"))
         .args(args)
-        .env("TOKEND_DATABASE_URL", &app.settings.database_url)
+        .env("TOKEND_DATABASE_URL", app.settings.database_url.as_str())
         .env("TOKEND_MASTER_KEY_FILE", &app.settings.master_key_file)
         .env("TOKEND_ISSUER", &app.issuer)
         .env_remove("RUST_LOG")
@@ -173,7 +173,7 @@ async fn bad_configuration_is_refused_with_one_line_naming_the_setting() {
     let app = spawn_app().await;
     let out = Command::new(env!("CARGO_BIN_EXE_tokend"))
         .args(["keys", "list"])
-        .env("TOKEND_DATABASE_URL", &app.settings.database_url)
+        .env("TOKEND_DATABASE_URL", app.settings.database_url.as_str())
         .env("TOKEND_KEYS__PUBLISH_AHEAD", "5s")
         .output()
         .unwrap();

@@ -100,7 +100,7 @@ pub fn random_hex(bytes: usize) -> String {
 pub fn test_settings(dir: &std::path::Path, database_url: &str) -> Settings {
     let mut s = Settings {
         listen: "127.0.0.1:0".into(),
-        database_url: database_url.to_owned(),
+        database_url: database_url.into(),
         master_key_file: dir.join("master.key"),
         ..Settings::default()
     };
