@@ -29,7 +29,8 @@ struct Ceiling {
     secret: SecretHash,
 }
 
-fn parse(req: &HttpRequest, body: &[u8]) -> Option<(Vec<(String, String)>, Vec<u8>)> {
+/// The Basic credentials of a request with a non-empty form body.
+fn parse(req: &HttpRequest, body: &[u8]) -> Option<Vec<u8>> {
     let form: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
     let basic = req
         .headers()
@@ -37,11 +38,11 @@ fn parse(req: &HttpRequest, body: &[u8]) -> Option<(Vec<(String, String)>, Vec<u
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Basic "))
         .and_then(|v| STANDARD.decode(v).ok())?;
-    (!form.is_empty()).then_some((form, basic))
+    (!form.is_empty()).then_some(basic)
 }
 
 async fn token(req: HttpRequest, body: web::Bytes, ceiling: web::Data<Ceiling>) -> HttpResponse {
-    let Some((_form, basic)) = parse(&req, &body) else {
+    let Some(basic) = parse(&req, &body) else {
         return HttpResponse::BadRequest().finish();
     };
     let Some(signer) = &ceiling.signer else {
