@@ -37,21 +37,64 @@ impl Tokend {
         ]
     }
 
-    /// Starts `tokend serve` with `env` on a free port; waits for /readyz.
+    /// Starts `tokend serve` with `env` on port 0 (no probe-then-bind race:
+    /// tokend binds and logs the address); waits for /readyz. A restart comes
+    /// back on the same port.
     pub fn start(env: &[(String, String)], log_dir: &std::path::Path) -> Self {
-        let port = free_port();
+        static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut env = env.to_vec();
-        env.push(("TOKEND_LISTEN".to_owned(), format!("127.0.0.1:{port}")));
-        let log = log_dir.join(format!("tokend-{port}.log"));
+        env.retain(|(k, _)| k != "TOKEND_LISTEN");
+        env.push(("TOKEND_LISTEN".to_owned(), "127.0.0.1:0".to_owned()));
+        let log = log_dir.join(format!("tokend-{}-{n}.log", std::process::id()));
         let mut server = Self {
             child: None,
-            port,
+            port: 0,
             env,
             log,
         };
         server.spawn();
+        server.port = server.bound_port();
+        let listen = format!("127.0.0.1:{}", server.port);
+        server.env.retain(|(k, _)| k != "TOKEND_LISTEN");
+        server.env.push(("TOKEND_LISTEN".to_owned(), listen));
         server.wait_ready();
         server
+    }
+
+    /// The port tokend logged it bound ("tokend is listening address=…").
+    fn bound_port(&mut self) -> u16 {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+            if let Some(line) = log.lines().find(|l| l.contains("tokend is listening")) {
+                let address = line
+                    .split("address")
+                    .nth(1)
+                    .map(|rest| {
+                        rest.trim_start_matches(['=', '"', ':'])
+                            .split(|c: char| c.is_whitespace() || c == '"' || c == ',')
+                            .next()
+                            .unwrap_or_default()
+                            .to_owned()
+                    })
+                    .unwrap_or_default();
+                let port = address.rsplit(':').next().and_then(|p| p.parse().ok());
+                return port.unwrap_or_else(|| panic!("no port in {line:?}"));
+            }
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                panic!("tokend exited ({status}) before listening: {log}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "tokend did not start listening: {log}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     fn spawn(&mut self) {

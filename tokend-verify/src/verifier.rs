@@ -23,7 +23,9 @@ use arc_swap::ArcSwapOption;
 use reqwest::header::{self, HeaderMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+// tokio's clock: tests can pause and advance it (`tokio::time::pause`).
+use tokio::time::Instant;
 
 /// Configures a [`Verifier`].
 #[derive(Debug, Clone)]
