@@ -110,36 +110,11 @@ pub struct CreateArgs {
     /// Client id (1–255 printable ASCII characters); generated when omitted.
     #[arg(long)]
     pub id: Option<String>,
-    /// Allowed scopes, space-delimited.
-    #[arg(long, value_name = "\"a b\"")]
-    pub scope: Option<String>,
-    /// Scopes granted when a request names none (default: all allowed).
-    #[arg(long, value_name = "\"a\"")]
-    pub default_scope: Option<String>,
-    /// Allowed audience (repeatable); tokens carry all of them unless a
-    /// request narrows them with `resource` or `audience`.
-    #[arg(long, value_name = "URI")]
-    pub audience: Vec<String>,
-    /// Token lifetime for this client (capped by tokens.max_ttl).
-    #[arg(long, value_name = "DURATION")]
-    pub ttl: Option<String>,
-    /// Extra claim added to every token (repeatable); JSON values allowed.
-    #[arg(long, value_name = "KEY=VALUE")]
-    pub claim: Vec<String>,
-    /// How the client authenticates.
-    #[arg(long, value_parser = ["client_secret_basic", "client_secret_post", "private_key_jwt"])]
-    pub auth_method: Option<String>,
-    /// The client's public keys (JWKS) for private_key_jwt.
-    #[arg(long, value_name = "FILE")]
-    pub jwks_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub fields: ClientFields,
     /// The client may not use the client_credentials grant (introspection only).
     #[arg(long)]
     pub no_grant: bool,
-    /// May introspect any token issued here (RFC 7662 §4). Without it a client
-    /// sees only its own tokens and tokens whose aud names its id; a
-    /// --no-grant client (a resource server) may by default.
-    #[arg(long, value_name = "true|false")]
-    pub introspect: Option<bool>,
 }
 
 #[derive(Debug, Args)]
@@ -147,28 +122,45 @@ pub struct UpdateArgs {
     pub id: String,
     #[arg(long)]
     pub name: Option<String>,
-    #[arg(long, value_name = "\"a b\"")]
-    pub scope: Option<String>,
-    /// Empty string clears it.
-    #[arg(long, value_name = "\"a\"")]
-    pub default_scope: Option<String>,
-    /// Replaces the audiences (repeatable).
-    #[arg(long, value_name = "URI")]
-    pub audience: Vec<String>,
+    #[command(flatten)]
+    pub fields: ClientFields,
     /// Remove every audience.
     #[arg(long, conflicts_with = "audience")]
     pub clear_audiences: bool,
-    /// Empty string returns to tokens.ttl.
+}
+
+/// What `client create` sets and `client update` changes.
+#[derive(Debug, Args)]
+pub struct ClientFields {
+    /// Allowed scopes, space-delimited.
+    #[arg(long, value_name = "\"a b\"")]
+    pub scope: Option<String>,
+    /// Scopes granted when a request names none (default: all allowed; on
+    /// update an empty string clears it).
+    #[arg(long, value_name = "\"a\"")]
+    pub default_scope: Option<String>,
+    /// Allowed audience (repeatable; on update it replaces them all); tokens
+    /// carry all of them unless a request narrows them with `resource`.
+    #[arg(long, value_name = "URI")]
+    pub audience: Vec<String>,
+    /// Token lifetime for this client, capped by tokens.max_ttl (on update an
+    /// empty string returns to tokens.ttl).
     #[arg(long, value_name = "DURATION")]
     pub ttl: Option<String>,
-    /// Replaces the extra claims (repeatable).
+    /// Extra claim added to every token (repeatable; on update they replace
+    /// the registered ones); JSON values allowed.
     #[arg(long, value_name = "KEY=VALUE")]
     pub claim: Vec<String>,
+    /// How the client authenticates (a secret client may use either secret
+    /// method; this names its preference).
     #[arg(long, value_parser = ["client_secret_basic", "client_secret_post", "private_key_jwt"])]
     pub auth_method: Option<String>,
+    /// The client's public keys (JWKS) for private_key_jwt.
     #[arg(long, value_name = "FILE")]
     pub jwks_file: Option<PathBuf>,
-    /// May introspect any token issued here (RFC 7662 §4).
+    /// May introspect any token issued here (RFC 7662 §4). Without it a client
+    /// sees only its own tokens and tokens whose aud names its id; a
+    /// --no-grant client (a resource server) may by default.
     #[arg(long, value_name = "true|false")]
     pub introspect: Option<bool>,
 }

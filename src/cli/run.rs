@@ -247,15 +247,15 @@ async fn client_command(
                 .create_client(NewClient {
                     name: args.name,
                     client_id: args.id,
-                    scopes: ScopesInput::Text(args.scope.unwrap_or_default()),
-                    default_scopes: args.default_scope.map(ScopesInput::Text),
-                    audiences: args.audience,
-                    token_ttl: args.ttl,
-                    claims: parse_claims(&args.claim)?,
-                    auth_method: args.auth_method,
-                    jwks: read_jwks(&args.jwks_file)?,
+                    scopes: ScopesInput::Text(args.fields.scope.unwrap_or_default()),
+                    default_scopes: args.fields.default_scope.map(ScopesInput::Text),
+                    audiences: args.fields.audience,
+                    token_ttl: args.fields.ttl,
+                    claims: parse_claims(&args.fields.claim)?,
+                    auth_method: args.fields.auth_method,
+                    jwks: read_jwks(&args.fields.jwks_file)?,
                     grant_types: args.no_grant.then(Vec::new),
-                    may_introspect: args.introspect,
+                    may_introspect: args.fields.introspect,
                 })
                 .await?;
             out.print(&created, || describe_secret(&created));
@@ -281,28 +281,29 @@ async fn client_command(
             out.print(&c, || describe_client(&c));
         }
         ClientCommand::Update(args) => {
+            let f = args.fields;
             let audiences = if args.clear_audiences {
                 Some(Vec::new())
             } else {
-                (!args.audience.is_empty()).then_some(args.audience)
+                (!f.audience.is_empty()).then_some(f.audience)
             };
             let c = admin
                 .update_client(
                     &args.id,
                     ClientUpdate {
                         name: args.name,
-                        scopes: args.scope.map(ScopesInput::Text),
-                        default_scopes: args.default_scope.map(ScopesInput::Text),
+                        scopes: f.scope.map(ScopesInput::Text),
+                        default_scopes: f.default_scope.map(ScopesInput::Text),
                         audiences,
-                        token_ttl: args.ttl,
-                        claims: if args.claim.is_empty() {
+                        token_ttl: f.ttl,
+                        claims: if f.claim.is_empty() {
                             None
                         } else {
-                            Some(parse_claims(&args.claim)?)
+                            Some(parse_claims(&f.claim)?)
                         },
-                        auth_method: args.auth_method,
-                        jwks: read_jwks(&args.jwks_file)?,
-                        may_introspect: args.introspect,
+                        auth_method: f.auth_method,
+                        jwks: read_jwks(&f.jwks_file)?,
+                        may_introspect: f.introspect,
                         ..ClientUpdate::default()
                     },
                 )
