@@ -220,7 +220,8 @@ impl ClientAuthenticator {
                 verified.exp + self.leeway,
             )
             .await
-            .map_err(|_| {
+            .map_err(|e| {
+                tracing::warn!(error = %e, "recording a client assertion's use failed");
                 Refusal::not_counted(OAuthError::unavailable(
                     "cannot record the client assertion; retry",
                 ))

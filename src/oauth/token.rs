@@ -197,9 +197,10 @@ impl TokenIssuer {
         let signer = ring
             .signer(iat)
             .ok_or_else(|| OAuthError::unavailable("no signing key is loaded yet; retry"))?;
-        let access_token = signer
-            .sign_jwt(&json)
-            .map_err(|_| OAuthError::server_error("signing failed"))?;
+        let access_token = signer.sign_jwt(&json).map_err(|e| {
+            tracing::error!(error = %e, kid = signer.kid(), "signing a token failed");
+            OAuthError::server_error("signing failed")
+        })?;
         Ok(TokenResponse {
             access_token,
             token_type: "Bearer",

@@ -1,0 +1,399 @@
+//! Settings: built-in defaults < TOML file (`--config FILE`) < `TOKEND_*`
+//! environment variables (nested keys joined by `__`), as SPEC §2 lays out.
+//! Validated once, at start: a configuration that cannot work is refused with
+//! one line naming the setting.
+
+mod file_keys;
+mod values;
+
+pub use values::{DatabaseUrl, MAX_DURATION, TrustedProxies, fmt_duration, parse_duration};
+
+use crate::domain::{Algorithm, Scope};
+use file_keys::{check_file_keys, unknown_variables};
+use secrecy::SecretString;
+use serde::Deserialize;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use values::duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    // Not `#[from]`: the cause would print twice, as message and as source.
+    #[error("configuration: {0}")]
+    Load(config::ConfigError),
+    #[error("configuration: {setting}: {reason}")]
+    Invalid {
+        setting: &'static str,
+        reason: String,
+    },
+}
+
+impl From<config::ConfigError> for ConfigError {
+    fn from(e: config::ConfigError) -> Self {
+        ConfigError::Load(e)
+    }
+}
+
+fn invalid(setting: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        setting,
+        reason: reason.into(),
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    pub listen: String,
+    pub issuer: Option<String>,
+    pub database_url: DatabaseUrl,
+    pub master_key_file: PathBuf,
+    pub master_key: Option<SecretString>,
+    pub tokens: TokenSettings,
+    pub keys: KeySettings,
+    pub admin: AdminSettings,
+    pub log: LogSettings,
+    pub http: HttpSettings,
+    pub tls: TlsSettings,
+    /// `TOKEND_*` variables that name no setting (likely misspelled).
+    #[serde(skip)]
+    pub unknown_env: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct TokenSettings {
+    #[serde(deserialize_with = "duration")]
+    pub ttl: Duration,
+    #[serde(deserialize_with = "duration")]
+    pub max_ttl: Duration,
+    #[serde(deserialize_with = "duration")]
+    pub leeway: Duration,
+    pub default_audience: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct KeySettings {
+    pub algorithm: Algorithm,
+    #[serde(deserialize_with = "duration")]
+    pub rotate_every: Duration,
+    #[serde(deserialize_with = "duration")]
+    pub publish_ahead: Duration,
+    #[serde(deserialize_with = "duration")]
+    pub jwks_max_age: Duration,
+    #[serde(deserialize_with = "duration")]
+    pub refresh_every: Duration,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct AdminSettings {
+    pub scope: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct HttpSettings {
+    /// Proxies whose forwarded address and scheme are believed (SPEC §2).
+    pub trusted_proxies: TrustedProxies,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct TlsSettings {
+    /// PEM certificate chain: with `key_file`, tokend serves HTTPS.
+    pub cert_file: Option<PathBuf>,
+    /// PEM private key of `cert_file`.
+    pub key_file: Option<PathBuf>,
+}
+
+impl TlsSettings {
+    pub fn enabled(&self) -> bool {
+        self.cert_file.is_some() || self.key_file.is_some()
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct LogSettings {
+    pub format: LogFormat,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            issuer: None,
+            database_url: DatabaseUrl::from("sqlite://data/tokend.db"),
+            master_key_file: PathBuf::from("keys/master.key"),
+            master_key: None,
+            tokens: TokenSettings::default(),
+            keys: KeySettings::default(),
+            admin: AdminSettings::default(),
+            log: LogSettings::default(),
+            http: HttpSettings::default(),
+            tls: TlsSettings::default(),
+            unknown_env: Vec::new(),
+        }
+    }
+}
+
+impl Default for TokenSettings {
+    fn default() -> Self {
+        Self {
+            ttl: Duration::from_secs(3600),
+            max_ttl: Duration::from_secs(24 * 3600),
+            leeway: Duration::from_secs(60),
+            default_audience: None,
+        }
+    }
+}
+
+impl Default for KeySettings {
+    fn default() -> Self {
+        Self {
+            algorithm: Algorithm::RS256,
+            rotate_every: Duration::from_secs(30 * 24 * 3600),
+            // 2h: a verifier caching the JWKS for a fixed hour
+            // (mod_auth_openidc's default) is safe.
+            publish_ahead: Duration::from_secs(2 * 3600),
+            jwks_max_age: Duration::from_secs(300),
+            refresh_every: Duration::from_secs(10),
+        }
+    }
+}
+
+impl Default for AdminSettings {
+    fn default() -> Self {
+        Self {
+            scope: "tokend:admin".into(),
+        }
+    }
+}
+
+/// Below this, verifiers with a fixed JWKS cache (Envoy: 10 minutes) may miss
+/// a freshly published key.
+pub const SHORT_PUBLISH_AHEAD: Duration = Duration::from_secs(600);
+
+impl Settings {
+    /// Loads defaults, then the TOML file if given, then `TOKEND_*` variables,
+    /// and validates the result.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_with_env(file, None)
+    }
+
+    /// The environment variables tokend reads (SPEC §2).
+    pub const ENV_VARS: &'static [&'static str] = &[
+        "TOKEND_LISTEN",
+        "TOKEND_ISSUER",
+        "TOKEND_DATABASE_URL",
+        "TOKEND_MASTER_KEY_FILE",
+        "TOKEND_MASTER_KEY",
+        "TOKEND_TOKENS__TTL",
+        "TOKEND_TOKENS__MAX_TTL",
+        "TOKEND_TOKENS__LEEWAY",
+        "TOKEND_TOKENS__DEFAULT_AUDIENCE",
+        "TOKEND_KEYS__ALGORITHM",
+        "TOKEND_KEYS__ROTATE_EVERY",
+        "TOKEND_KEYS__PUBLISH_AHEAD",
+        "TOKEND_KEYS__JWKS_MAX_AGE",
+        "TOKEND_KEYS__REFRESH_EVERY",
+        "TOKEND_ADMIN__SCOPE",
+        "TOKEND_LOG__FORMAT",
+        "TOKEND_HTTP__TRUSTED_PROXIES",
+        "TOKEND_TLS__CERT_FILE",
+        "TOKEND_TLS__KEY_FILE",
+    ];
+
+    /// [`Settings::load`] with the environment given as a map instead of read
+    /// from the process (for tests and tools that check a deployment).
+    pub fn load_with_env(
+        file: Option<&Path>,
+        env: Option<std::collections::HashMap<String, String>>,
+    ) -> Result<Self, ConfigError> {
+        let mut builder = config::Config::builder();
+        if let Some(file) = file {
+            if !file.exists() {
+                return Err(invalid(
+                    "--config",
+                    format!("file {} does not exist", file.display()),
+                ));
+            }
+            check_file_keys(file)?;
+            builder = builder.add_source(
+                config::File::from(file)
+                    .format(config::FileFormat::Toml)
+                    .required(true),
+            );
+        }
+        let names: Vec<String> = match &env {
+            Some(map) => map.keys().cloned().collect(),
+            None => std::env::vars_os()
+                .filter_map(|(k, _)| k.into_string().ok())
+                .collect(),
+        };
+        builder = builder.add_source(
+            config::Environment::with_prefix("TOKEND")
+                .prefix_separator("_")
+                .separator("__")
+                .source(env.map(|m| m.into_iter().collect())),
+        );
+        let mut settings: Settings = builder.build()?.try_deserialize()?;
+        settings.unknown_env = unknown_variables(names);
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks every rule that makes a configuration unworkable. Returns the
+    /// first violation, naming the setting.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.listen_addr()?;
+        if let Some(issuer) = &self.issuer {
+            validate_issuer(issuer)?;
+        }
+        let url = self.database_url.as_str();
+        if !(url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"))
+        {
+            return Err(invalid(
+                "database_url",
+                "must start with sqlite:// or postgres://",
+            ));
+        }
+        let t = &self.tokens;
+        if t.ttl.as_secs() == 0 {
+            return Err(invalid("tokens.ttl", "must be at least 1s"));
+        }
+        if t.max_ttl < t.ttl {
+            return Err(invalid(
+                "tokens.max_ttl",
+                format!(
+                    "{} is shorter than tokens.ttl ({})",
+                    fmt_duration(t.max_ttl),
+                    fmt_duration(t.ttl)
+                ),
+            ));
+        }
+        if let Some(aud) = &t.default_audience
+            && aud.trim().is_empty()
+        {
+            return Err(invalid("tokens.default_audience", "must not be empty"));
+        }
+        let k = &self.keys;
+        if k.refresh_every.as_secs() == 0 {
+            return Err(invalid("keys.refresh_every", "must be at least 1s"));
+        }
+        if k.publish_ahead <= k.refresh_every + Duration::from_secs(1) {
+            return Err(invalid(
+                "keys.publish_ahead",
+                format!(
+                    "{} must be longer than keys.refresh_every + 1s ({}): replicas must load the next key before it signs",
+                    fmt_duration(k.publish_ahead),
+                    fmt_duration(k.refresh_every + Duration::from_secs(1))
+                ),
+            ));
+        }
+        if k.rotate_every <= k.publish_ahead {
+            return Err(invalid(
+                "keys.rotate_every",
+                format!(
+                    "{} must be longer than keys.publish_ahead ({})",
+                    fmt_duration(k.rotate_every),
+                    fmt_duration(k.publish_ahead)
+                ),
+            ));
+        }
+        if k.jwks_max_age.as_secs() == 0 {
+            return Err(invalid("keys.jwks_max_age", "must be at least 1s"));
+        }
+        match (&self.tls.cert_file, &self.tls.key_file) {
+            (Some(_), None) => {
+                return Err(invalid("tls.key_file", "is required with tls.cert_file"));
+            }
+            (None, Some(_)) => {
+                return Err(invalid("tls.cert_file", "is required with tls.key_file"));
+            }
+            _ => {}
+        }
+        if Scope::parse(&self.admin.scope).map(|s| s.len()) != Ok(1) {
+            return Err(invalid(
+                "admin.scope",
+                "must be a single scope token (RFC 6749 §3.3)",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Warnings about settings that work but may surprise; logged once at start.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for name in &self.unknown_env {
+            out.push(format!(
+                "{name} is not a tokend setting and is ignored (misspelled? `tokend --help` lists the variables)"
+            ));
+        }
+        if self.keys.publish_ahead < SHORT_PUBLISH_AHEAD {
+            out.push(format!(
+                "keys.publish_ahead is {}: verifiers that ignore Cache-Control and cache the JWKS for a fixed time (Envoy's default is 10m) may meet an unknown kid; run `tokend keys check --cache-age 10m`",
+                fmt_duration(self.keys.publish_ahead)
+            ));
+        }
+        out
+    }
+
+    /// The address to bind. `:PORT` means every interface, as in Go.
+    pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
+        let listen = if self.listen.starts_with(':') {
+            format!("0.0.0.0{}", self.listen)
+        } else {
+            self.listen.clone()
+        };
+        listen
+            .to_socket_addrs()
+            .ok()
+            .and_then(|mut addrs| addrs.next())
+            .ok_or_else(|| invalid("listen", format!("`{}` is not host:port", self.listen)))
+    }
+
+    /// The issuer: configured, or `http://` (`https://` with TLS) + the
+    /// address actually bound.
+    pub fn issuer_for(&self, bound: SocketAddr) -> String {
+        let scheme = if self.tls.enabled() { "https" } else { "http" };
+        match &self.issuer {
+            Some(issuer) => issuer.clone(),
+            None => format!("{scheme}://{bound}"),
+        }
+    }
+}
+
+fn validate_issuer(issuer: &str) -> Result<(), ConfigError> {
+    let url = url::Url::parse(issuer)
+        .map_err(|e| invalid("issuer", format!("`{issuer}` is not a URL: {e}")))?;
+    if url.scheme() != "https" && url.scheme() != "http" {
+        return Err(invalid("issuer", "must be an http or https URL"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid(
+            "issuer",
+            "must not have a query or fragment (RFC 8414 §2)",
+        ));
+    }
+    if issuer.ends_with('/') {
+        return Err(invalid("issuer", "must not end with a slash"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;
