@@ -31,6 +31,8 @@ const POLL_EVERY: Duration = Duration::from_millis(500);
 const FEED_RETENTION_SECS: i64 = 3600;
 /// Introspected tokens remembered as signature-checked (about 0.5 KiB each).
 const VERIFIED_TOKENS_CAPACITY: usize = 10_000;
+/// (provider, subject, client) triples remembered for the first-use audit.
+const FEDERATED_SEEN_CAPACITY: usize = 10_000;
 /// Windows of the failed-authentication limiter (client ids and addresses).
 const LIMITER_CAPACITY: usize = 50_000;
 
@@ -120,6 +122,11 @@ impl Application {
                 .await
                 .map_err(AdminError::from)?,
         );
+        let trust = Arc::new(crate::oauth::TrustDirectory::new(
+            settings.federation.fetch_timeout,
+        ));
+        admin.serve_trust_to(trust.clone());
+        admin.refresh_local_trust().await?;
         let auth = Arc::new(ClientAuthenticator {
             clients: clients.clone(),
             pepper: admin.pepper.clone(),
@@ -129,6 +136,8 @@ impl Application {
             leeway: settings.tokens.leeway.as_secs() as i64,
             limiter: FailureLimiter::new(Limits::default(), LIMITER_CAPACITY),
             metrics: metrics.clone(),
+            trust,
+            federated_seen: quick_cache::sync::Cache::new(FEDERATED_SEEN_CAPACITY),
         });
         let tokens = TokenIssuer {
             issuer: issuer.clone(),
@@ -288,7 +297,11 @@ async fn follow_changes(state: Arc<AppState>, mut last_seq: i64) {
                         .flatten()
                         .is_some_and(|o| o > last_seq + 1)
                     {
-                        match state.reload_clients().await {
+                        let reloaded = match state.reload_clients().await {
+                            Ok(()) => state.admin.refresh_local_trust().await,
+                            Err(e) => Err(e),
+                        };
+                        match reloaded {
                             Ok(()) => clients_changed = true,
                             Err(e) => {
                                 tracing::warn!(error = %e, "reloading the clients failed");
@@ -325,9 +338,18 @@ async fn follow_changes(state: Arc<AppState>, mut last_seq: i64) {
                             }
                         }
                         ChangeKind::Keys => keys_changed = true,
+                        ChangeKind::Trust => {
+                            if let Err(e) = state.admin.refresh_local_trust().await {
+                                tracing::warn!(error = %e, "reloading the trust providers failed");
+                                // Retry this change on the next tick.
+                                break;
+                            }
+                        }
                         ChangeKind::Other => {
                             // Written by a newer version: reload everything.
-                            if state.reload_clients().await.is_err() {
+                            if state.reload_clients().await.is_err()
+                                || state.admin.refresh_local_trust().await.is_err()
+                            {
                                 break;
                             }
                             keys_changed = true;

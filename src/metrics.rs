@@ -18,6 +18,7 @@ pub const OUTCOMES: &[&str] = &[
     "issued",
     "invalid_request",
     "invalid_client",
+    "invalid_grant",
     "unauthorized_client",
     "unsupported_grant_type",
     "invalid_scope",
@@ -27,13 +28,14 @@ pub const OUTCOMES: &[&str] = &[
 ];
 
 /// The grant asked for; `other` for anything unsupported or missing.
-pub const GRANTS: &[&str] = &["client_credentials", "other"];
+pub const GRANTS: &[&str] = &["client_credentials", "jwt_bearer", "other"];
 
 /// How the client authenticated; `none` when it could not be told.
 pub const AUTH_METHODS: &[&str] = &[
     "client_secret_basic",
     "client_secret_post",
     "private_key_jwt",
+    "federated",
     "none",
 ];
 
@@ -61,6 +63,9 @@ pub struct Metrics {
     pub rotations: IntCounter,
     pub database_errors: IntCounter,
     pub auth_failures_limited: IntCounter,
+    /// Workload tokens by trust provider (operator-configured names, a
+    /// small set) and outcome.
+    federated: IntCounterVec,
     pub signing_key_age: Gauge,
     pub keys_published: IntGauge,
     pub registered_clients: IntGauge,
@@ -118,7 +123,16 @@ impl Metrics {
         let gauge = |name: &str, help: &str| {
             IntGauge::new(format!("tokend_{name}"), help).expect("valid metric")
         };
+        let federated = IntCounterVec::new(
+            Opts::new(
+                "tokend_federated_requests_total",
+                "Workload identity tokens presented, by trust provider and outcome",
+            ),
+            &["provider", "outcome"],
+        )
+        .expect("valid metric");
         let metrics = Self {
+            federated,
             token_requests,
             latency,
             rotations: counter(
@@ -165,6 +179,8 @@ impl Metrics {
         let r = &metrics.registry;
         r.register(Box::new(token_vec)).expect("registered once");
         r.register(Box::new(latency_vec)).expect("registered once");
+        r.register(Box::new(metrics.federated.clone()))
+            .expect("registered once");
         for c in [
             &metrics.rotations,
             &metrics.database_errors,
@@ -188,6 +204,12 @@ impl Metrics {
         r.register(Box::new(process::ProcessCollector::new()))
             .expect("registered once");
         metrics
+    }
+
+    /// Counts a workload token of `provider`: `authenticated`, `refused` or
+    /// `unavailable`.
+    pub fn federated_request(&self, provider: &str, outcome: &str) {
+        self.federated.with_label_values(&[provider, outcome]).inc();
     }
 
     /// Counts a token request. The names come from the fixed tables; an

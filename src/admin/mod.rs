@@ -5,9 +5,11 @@
 
 mod clients;
 mod keys;
+mod trust;
 
 pub use clients::*;
 pub use keys::*;
+pub use trust::*;
 
 use crate::clock::SharedClock;
 use crate::config::Settings;
@@ -73,6 +75,8 @@ pub struct Admin {
     /// change made here is honoured here at once, and elsewhere through the
     /// change feed.
     local_clients: Arc<std::sync::OnceLock<Arc<ClientDirectory>>>,
+    /// The serving replica's trust directory, likewise.
+    local_trust: Arc<std::sync::OnceLock<Arc<crate::oauth::TrustDirectory>>>,
 }
 
 impl Admin {
@@ -131,6 +135,7 @@ impl Admin {
             master_key_source: source,
             actor: "cli".into(),
             local_clients: Arc::default(),
+            local_trust: Arc::default(),
         })
     }
 

@@ -4,6 +4,7 @@
 
 mod render;
 mod run;
+mod trust;
 
 pub use run::run;
 
@@ -46,6 +47,105 @@ pub enum Command {
     /// Read the audit trail of security events.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Trust providers: foreign issuers whose workload tokens (Kubernetes,
+    /// GitHub Actions, SPIFFE, OIDC) get tokens without a client secret.
+    #[command(subcommand)]
+    Trust(Box<TrustCommand>),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TrustCommand {
+    /// Trust an issuer's tokens (then `client bind` says which workloads
+    /// become which client).
+    Add(TrustAddArgs),
+    /// List trust providers.
+    List,
+    /// Show one trust provider and its bindings.
+    Show { name: String },
+    /// Change a trust provider; unspecified fields keep their value.
+    Update(TrustUpdateArgs),
+    /// Remove a trust provider and every binding to it.
+    Remove { name: String },
+    /// Run every check on a workload token and say which client it would
+    /// become (nothing is recorded). Exit 1 when no token would be issued.
+    Test {
+        name: String,
+        /// The workload's JWT, or - to read it from stdin.
+        token: String,
+        /// The client the request would name (when bound to several).
+        #[arg(long, value_name = "ID")]
+        client: Option<String>,
+    },
+}
+
+impl TrustCommand {
+    pub fn only_reads(&self) -> bool {
+        matches!(
+            self,
+            TrustCommand::List | TrustCommand::Show { .. } | TrustCommand::Test { .. }
+        )
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct TrustAddArgs {
+    /// A name for the provider (A-Z a-z 0-9 . _ -).
+    pub name: String,
+    /// The exact `iss` of its tokens (spiffe://TRUST-DOMAIN for --kind spiffe;
+    /// default for github-actions: https://token.actions.githubusercontent.com).
+    #[arg(long, value_name = "ISS")]
+    pub issuer: Option<String>,
+    #[command(flatten)]
+    pub fields: TrustFields,
+}
+
+#[derive(Debug, Args)]
+pub struct TrustUpdateArgs {
+    pub name: String,
+    #[arg(long, value_name = "ISS")]
+    pub issuer: Option<String>,
+    #[command(flatten)]
+    pub fields: TrustFields,
+}
+
+/// What `trust add` sets and `trust update` changes.
+#[derive(Debug, Args)]
+pub struct TrustFields {
+    /// Presets: kubernetes (sub system:serviceaccount:NS:NAME), github-actions
+    /// (bindings must name repository_owner_id or repository_id), spiffe.
+    #[arg(long, value_parser = ["generic", "kubernetes", "github-actions", "spiffe"])]
+    pub kind: Option<String>,
+    /// Keys from ISS/.well-known/openid-configuration (else RFC 8414
+    /// metadata); the default key source.
+    #[arg(long, conflicts_with_all = ["jwks_uri", "jwks_file"])]
+    pub discovery: bool,
+    /// Keys from this JWKS URL (or SPIFFE bundle endpoint).
+    #[arg(long, value_name = "URL", conflicts_with = "jwks_file")]
+    pub jwks_uri: Option<String>,
+    /// Keys from this JWKS file, stored in the database.
+    #[arg(long, value_name = "FILE")]
+    pub jwks_file: Option<PathBuf>,
+    /// What the token's aud must contain (repeatable; default: tokend's
+    /// issuer and token endpoint URL; on update it replaces them all).
+    #[arg(long, value_name = "AUD")]
+    pub audience: Vec<String>,
+    /// Largest exp − iat accepted (default 1h, at most 24h).
+    #[arg(long, value_name = "DURATION")]
+    pub max_lifetime: Option<String>,
+    /// Require a jti and accept each once, on every replica.
+    #[arg(long, value_name = "true|false", num_args = 0..=1, default_missing_value = "true")]
+    pub single_use: Option<bool>,
+    /// PEM CA certificates for the key source's TLS (e.g. an in-cluster
+    /// Kubernetes API server's ca.crt); an empty value clears it.
+    #[arg(long, value_name = "PEM")]
+    pub ca_file: Option<String>,
+    /// A file whose content is sent as a bearer token with each fetch, read
+    /// anew each time (a projected service-account token); empty clears it.
+    #[arg(long, value_name = "FILE")]
+    pub bearer_token_file: Option<String>,
+    /// Allow http:// URLs (loopback test issuers only).
+    #[arg(long, value_name = "true|false", num_args = 0..=1, default_missing_value = "true")]
+    pub allow_http: Option<bool>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -83,6 +183,29 @@ pub enum ClientCommand {
     Enable { id: String },
     /// Delete a client.
     Delete { id: String },
+    /// Let workloads of a trust provider become this client: a token whose
+    /// sub matches SUBJECT (and each --claim) gets this client's tokens.
+    Bind {
+        id: String,
+        #[arg(long, value_name = "NAME")]
+        provider: String,
+        /// `*` matches any run of characters but / and :, `**` anything,
+        /// e.g. system:serviceaccount:prod:orders or repo:acme/*:ref:refs/heads/main.
+        #[arg(long, value_name = "PATTERN")]
+        subject: String,
+        /// A further claim that must match (repeatable), e.g.
+        /// repository_owner_id=1234.
+        #[arg(long, value_name = "NAME=PATTERN")]
+        claim: Vec<String>,
+    },
+    /// Remove a binding.
+    Unbind {
+        id: String,
+        #[arg(long, value_name = "NAME")]
+        provider: String,
+        #[arg(long, value_name = "PATTERN")]
+        subject: String,
+    },
     /// Issue a new secret; prints it once.
     RotateSecret {
         id: String,
@@ -153,7 +276,9 @@ pub struct ClientFields {
     pub claim: Vec<String>,
     /// How the client authenticates (a secret client may use either secret
     /// method; this names its preference).
-    #[arg(long, value_parser = ["client_secret_basic", "client_secret_post", "private_key_jwt"])]
+    /// federated: no secret and no keys, only workload tokens that a
+    /// binding matches (`client bind`).
+    #[arg(long, value_parser = ["client_secret_basic", "client_secret_post", "private_key_jwt", "federated"])]
     pub auth_method: Option<String>,
     /// The client's public keys (JWKS) for private_key_jwt.
     #[arg(long, value_name = "FILE")]

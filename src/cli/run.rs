@@ -44,6 +44,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             client_command(&admin, *command, &out).await
         }
+        Command::Trust(command) => {
+            let issuer = settings.issuer_for(settings.listen_addr()?);
+            let admin = if command.only_reads() {
+                Admin::open_read_only(Arc::new(settings), clock).await?
+            } else {
+                Admin::open(Arc::new(settings), clock).await?
+            };
+            super::trust::trust_command(&admin, *command, &issuer, &out).await
+        }
         Command::Keys(command) => {
             let admin = match command {
                 KeysCommand::List | KeysCommand::Plan | KeysCommand::Check { .. } => {
@@ -152,13 +161,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             remote,
             audience,
         }) => {
-            let token = if token == "-" {
-                let mut buf = String::new();
-                std::io::Read::read_to_string(&mut std::io::stdin(), &mut buf)?;
-                buf
-            } else {
-                token
-            };
+            let token = super::trust::read_token(token)?;
             if let Some(issuer) = remote {
                 return verify_remote(&issuer, audience, token.trim(), &settings, &out).await;
             }
@@ -278,7 +281,44 @@ async fn client_command(
         }
         ClientCommand::Show { id } => {
             let c = admin.get_client(&id).await?;
-            out.print(&c, || describe_client(&c));
+            let bindings = admin.client_bindings(&id).await?;
+            #[derive(serde::Serialize)]
+            struct Shown<'a> {
+                #[serde(flatten)]
+                client: &'a crate::admin::ClientView,
+                bindings: &'a [crate::admin::BindingView],
+            }
+            out.print(
+                &Shown {
+                    client: &c,
+                    bindings: &bindings,
+                },
+                || {
+                    format!(
+                        "{}
+{}",
+                        describe_client(&c),
+                        super::trust::describe_client_bindings(&bindings)
+                    )
+                },
+            );
+        }
+        ClientCommand::Bind {
+            id,
+            provider,
+            subject,
+            claim,
+        } => super::trust::bind(admin, id, provider, subject, claim, out).await?,
+        ClientCommand::Unbind {
+            id,
+            provider,
+            subject,
+        } => {
+            admin.unbind_client(&id, &provider, &subject).await?;
+            out.print(
+                &serde_json::json!({"unbound": id, "provider": provider, "subject": subject}),
+                || format!("binding of client {id} to {provider} for {subject} removed"),
+            );
         }
         ClientCommand::Update(args) => {
             let f = args.fields;

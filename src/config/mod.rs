@@ -56,6 +56,7 @@ pub struct Settings {
     pub log: LogSettings,
     pub http: HttpSettings,
     pub tls: TlsSettings,
+    pub federation: FederationSettings,
     /// `TOKEND_*` variables that name no setting (likely misspelled).
     #[serde(skip)]
     pub unknown_env: Vec<String>,
@@ -115,6 +116,23 @@ impl TlsSettings {
     }
 }
 
+/// Workload identity federation (SPEC §8).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct FederationSettings {
+    /// Timeout of a trust provider's discovery or JWKS fetch.
+    #[serde(deserialize_with = "duration")]
+    pub fetch_timeout: Duration,
+}
+
+impl Default for FederationSettings {
+    fn default() -> Self {
+        Self {
+            fetch_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
@@ -143,6 +161,7 @@ impl Default for Settings {
             log: LogSettings::default(),
             http: HttpSettings::default(),
             tls: TlsSettings::default(),
+            federation: FederationSettings::default(),
             unknown_env: Vec::new(),
         }
     }
@@ -213,6 +232,7 @@ impl Settings {
         "TOKEND_HTTP__TRUSTED_PROXIES",
         "TOKEND_TLS__CERT_FILE",
         "TOKEND_TLS__KEY_FILE",
+        "TOKEND_FEDERATION__FETCH_TIMEOUT",
     ];
 
     /// [`Settings::load`] with the environment given as a map instead of read
@@ -258,6 +278,13 @@ impl Settings {
     /// first violation, naming the setting.
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.listen_addr()?;
+        let fetch = self.federation.fetch_timeout;
+        if fetch.is_zero() || fetch > Duration::from_secs(60) {
+            return Err(invalid(
+                "federation.fetch_timeout",
+                "must be between 1s and 60s: the token endpoint waits for it on a cold cache",
+            ));
+        }
         if let Some(issuer) = &self.issuer {
             validate_issuer(issuer)?;
         }

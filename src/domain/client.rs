@@ -42,6 +42,9 @@ pub enum AuthMethod {
     ClientSecretBasic,
     ClientSecretPost,
     PrivateKeyJwt,
+    /// No secret and no keys: the client authenticates only with a workload
+    /// identity token that one of its bindings matches (SPEC §8).
+    Federated,
 }
 
 impl AuthMethod {
@@ -50,11 +53,12 @@ impl AuthMethod {
             AuthMethod::ClientSecretBasic => "client_secret_basic",
             AuthMethod::ClientSecretPost => "client_secret_post",
             AuthMethod::PrivateKeyJwt => "private_key_jwt",
+            AuthMethod::Federated => "federated",
         }
     }
 
     pub fn uses_secret(self) -> bool {
-        !matches!(self, AuthMethod::PrivateKeyJwt)
+        !matches!(self, AuthMethod::PrivateKeyJwt | AuthMethod::Federated)
     }
 }
 
@@ -72,8 +76,9 @@ impl FromStr for AuthMethod {
             "client_secret_basic" => Ok(AuthMethod::ClientSecretBasic),
             "client_secret_post" => Ok(AuthMethod::ClientSecretPost),
             "private_key_jwt" => Ok(AuthMethod::PrivateKeyJwt),
+            "federated" => Ok(AuthMethod::Federated),
             other => Err(format!(
-                "`{other}` is not one of client_secret_basic, client_secret_post, private_key_jwt"
+                "`{other}` is not one of client_secret_basic, client_secret_post, private_key_jwt, federated"
             )),
         }
     }

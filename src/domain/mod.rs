@@ -8,6 +8,7 @@ mod client_id;
 mod key_record;
 mod policy;
 mod scope;
+mod trust;
 
 pub use algorithm::Algorithm;
 pub use audience::Audience;
@@ -16,3 +17,7 @@ pub use client_id::ClientId;
 pub use key_record::KeyRecord;
 pub use policy::{Grant, GrantRefusal, TokenPolicy};
 pub use scope::Scope;
+pub use trust::{
+    Binding, DEFAULT_MAX_LIFETIME, GITHUB_ACTIONS_ISSUER, KeySource, Pattern, ProviderKind,
+    TrustProvider, validate_provider_name,
+};

@@ -7,6 +7,7 @@ use super::OAuthError;
 use super::assertion;
 use super::client_directory::{CachedClient, ClientDirectory};
 use super::credentials::Credentials;
+use super::federation::{ClaimRules, FederationError, Provider, TrustDirectory};
 use super::limiter::{FailureLimiter, Source};
 use super::ports::{AuditSink, ReplayGuard};
 use super::secret::{ClientSecret, verify_secret};
@@ -31,6 +32,20 @@ pub struct ClientAuthenticator {
     pub leeway: i64,
     pub limiter: FailureLimiter,
     pub metrics: Arc<Metrics>,
+    /// Trust providers and bindings (SPEC §8).
+    pub trust: Arc<TrustDirectory>,
+    /// (provider, subject, client) triples already seen by this replica: the
+    /// audit trail records each first use.
+    pub federated_seen: quick_cache::sync::Cache<(String, String, String), ()>,
+}
+
+/// The answer of a failed workload-token check, as an error of the request
+/// form: `invalid_client` for a client assertion, `invalid_grant` for the
+/// jwt-bearer grant.
+#[derive(Clone, Copy, PartialEq)]
+enum FederatedForm {
+    ClientAssertion,
+    Grant,
 }
 
 impl ClientAuthenticator {
@@ -43,8 +58,68 @@ impl ClientAuthenticator {
         address: Option<IpAddr>,
     ) -> Result<Arc<CachedClient>, OAuthError> {
         let claimed = credentials.claimed_client_id();
+        let in_body = credentials.in_body();
+        self.limited(
+            claimed.as_deref(),
+            address,
+            now,
+            in_body,
+            self.check(credentials, now),
+        )
+        .await
+    }
+
+    /// The jwt-bearer grant (RFC 7523 §2.1): the workload's token is the
+    /// grant and the authentication; `client_id` picks among several
+    /// bindings. Errors are `invalid_grant`.
+    pub async fn authenticate_workload(
+        &self,
+        assertion: &str,
+        client_id: Option<&str>,
+        now: DateTime<Utc>,
+        address: Option<IpAddr>,
+    ) -> Result<Arc<CachedClient>, OAuthError> {
+        let check = async {
+            let peeked = super::federation::peek(assertion).unwrap_or_default();
+            let Some(provider) = self
+                .trust
+                .provider_for(peeked.iss.as_deref(), peeked.sub.as_deref())
+            else {
+                return Err(Refusal::failed(OAuthError::invalid_grant(
+                    match peeked.iss {
+                        Some(iss) => format!("no trust provider has issuer {iss:?}"),
+                        None => "the assertion is not a JWT with an iss tokend trusts".into(),
+                    },
+                )));
+            };
+            self.by_workload_token(&provider, client_id, assertion, now, FederatedForm::Grant)
+                .await
+        };
+        self.limited(client_id, address, now, true, check).await
+    }
+
+    /// Whether a client assertion is a workload token of a trust provider
+    /// (rather than a private_key_jwt assertion).
+    pub fn is_federated(&self, assertion: &str) -> bool {
+        !self.trust.is_empty()
+            && super::federation::peek(assertion).is_some_and(|p| {
+                self.trust
+                    .provider_for(p.iss.as_deref(), p.sub.as_deref())
+                    .is_some()
+            })
+    }
+
+    /// Runs `check` behind the failure limiter.
+    async fn limited(
+        &self,
+        claimed: Option<&str>,
+        address: Option<IpAddr>,
+        now: DateTime<Utc>,
+        in_body: bool,
+        check: impl std::future::Future<Output = Result<Arc<CachedClient>, Refusal>>,
+    ) -> Result<Arc<CachedClient>, OAuthError> {
         let source = Source {
-            client_id: claimed.as_deref(),
+            client_id: claimed,
             address,
         };
         let t = now.timestamp();
@@ -52,16 +127,14 @@ impl ClientAuthenticator {
             self.metrics.auth_failures_limited.inc();
             return Err(OAuthError::too_many_failures(retry_after));
         }
-        let in_body = credentials.in_body();
-        match self.check(credentials, now).await {
+        match check.await {
             Ok(client) => {
                 crate::telemetry::record_client(client.client.id.as_str());
                 Ok(client)
             }
             Err(Refusal { error, failed }) => {
                 if failed && self.limiter.record_failure(source, t) {
-                    self.failure_limit_reached(claimed.as_deref(), address, t)
-                        .await;
+                    self.failure_limit_reached(claimed, address, t).await;
                 }
                 // A client that authenticated in the body gets no challenge: a
                 // library takes `WWW-Authenticate` for one and hides the body.
@@ -170,6 +243,24 @@ impl ClientAuthenticator {
         let bad = |e: assertion::AssertionError| {
             Refusal::failed(OAuthError::invalid_client(e.to_string()))
         };
+        // A workload token of a trust provider (SPEC §8) is federation, not
+        // private_key_jwt.
+        if !self.trust.is_empty()
+            && let Some(peeked) = super::federation::peek(jwt)
+            && let Some(provider) = self
+                .trust
+                .provider_for(peeked.iss.as_deref(), peeked.sub.as_deref())
+        {
+            return self
+                .by_workload_token(
+                    &provider,
+                    client_id,
+                    jwt,
+                    now,
+                    FederatedForm::ClientAssertion,
+                )
+                .await;
+        }
         // What needs no client is checked first: the same answer whether the
         // claimed client exists or not.
         assertion::precheck(jwt).map_err(bad)?;
@@ -232,6 +323,99 @@ impl ClientAuthenticator {
             )));
         }
         Ok(found)
+    }
+}
+
+impl ClientAuthenticator {
+    /// SPEC §8: the provider's checks, the bindings, the client, then the
+    /// single use of the `jti` (last, so a refused token is not spent).
+    async fn by_workload_token(
+        &self,
+        provider: &Provider,
+        client_id: Option<&str>,
+        jwt: &str,
+        now: DateTime<Utc>,
+        form: FederatedForm,
+    ) -> Result<Arc<CachedClient>, Refusal> {
+        let name = provider.config.name.as_str();
+        let result = self.workload_client(provider, client_id, jwt, now).await;
+        let outcome = match &result {
+            Ok(_) => "authenticated",
+            Err(FederationError::Refused(_)) => "refused",
+            Err(FederationError::Unavailable(_)) => "unavailable",
+        };
+        self.metrics.federated_request(name, outcome);
+        match result {
+            Ok(client) => Ok(client),
+            Err(FederationError::Unavailable(why)) => {
+                Err(Refusal::not_counted(OAuthError::unavailable(why)))
+            }
+            Err(FederationError::Refused(why)) => Err(Refusal::failed(match form {
+                FederatedForm::ClientAssertion => OAuthError::invalid_client(why),
+                FederatedForm::Grant => OAuthError::invalid_grant(why),
+            })),
+        }
+    }
+
+    async fn workload_client(
+        &self,
+        provider: &Provider,
+        client_id: Option<&str>,
+        jwt: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Arc<CachedClient>, FederationError> {
+        let rules = ClaimRules {
+            default_audiences: &self.assertion_audiences,
+            leeway: self.leeway,
+            now: now.timestamp(),
+        };
+        let identity = provider.verify(jwt, &rules, &mut |_| {}).await?;
+        let client = provider.choose_client(&identity, client_id, &self.clients)?;
+        let name = &provider.config.name;
+        if provider.config.single_use {
+            let jti = identity.jti.as_deref().unwrap_or_default();
+            let fresh = self
+                .replays
+                .first_use(
+                    &format!("federated:{name}\n{jti}"),
+                    identity.exp + self.leeway,
+                )
+                .await
+                .map_err(|e| {
+                    tracing::warn!(error = %e, "recording a workload token's use failed");
+                    FederationError::Unavailable("cannot record the token's use; retry".into())
+                })?;
+            if !fresh {
+                return Err(FederationError::Refused(format!(
+                    "trust provider {name} is single-use and this token was already used (jti replay)"
+                )));
+            }
+        }
+        let key = (
+            name.clone(),
+            identity.subject.clone(),
+            client.client.id.to_string(),
+        );
+        if self.federated_seen.get(&key).is_none() {
+            self.federated_seen.insert(key, ());
+            let details = serde_json::json!({"provider": name, "subject": identity.subject});
+            tracing::info!(target: "audit", provider = %name, subject = %identity.subject,
+                client_id = %client.client.id, "federated client: first use");
+            if let Err(e) = self
+                .audit
+                .record(
+                    now.timestamp(),
+                    "tokend",
+                    "federation.first_use",
+                    client.client.id.as_str(),
+                    &details,
+                )
+                .await
+            {
+                tracing::warn!(error = %e, "could not store an audit event");
+            }
+        }
+        Ok(client)
     }
 }
 

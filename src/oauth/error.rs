@@ -85,6 +85,12 @@ impl OAuthError {
     }
 
     /// The one answer for an unknown client and a wrong secret.
+    /// RFC 6749 §5.2 `invalid_grant`: the grant (a jwt-bearer assertion, a
+    /// subject token) is invalid.
+    pub fn invalid_grant(d: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorCode::InvalidGrant, StatusCode::BAD_REQUEST, d)
+    }
+
     pub fn authentication_failed() -> Self {
         Self::invalid_client("client authentication failed")
     }

@@ -15,6 +15,7 @@ use arc_swap::ArcSwap;
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use secrecy::ExposeSecret;
 use serde::Serialize;
 use std::sync::Arc;
 
@@ -90,7 +91,39 @@ pub fn parse_form(content_type: Option<&[u8]>, body: &[u8]) -> Result<Form, OAut
     Form::parse(body).map_err(|e| OAuthError::invalid_request(e.to_string()))
 }
 
+/// RFC 7523 §2.1: a JWT as an authorization grant.
+pub const JWT_BEARER_GRANT: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+
 impl TokenIssuer {
+    /// The jwt-bearer grant: the workload's token is the only proof; a
+    /// second authentication in the same request is refused.
+    async fn workload_grant(
+        &self,
+        authorization: Option<&[u8]>,
+        form: &Form,
+        now: chrono::DateTime<chrono::Utc>,
+        address: Option<std::net::IpAddr>,
+    ) -> Result<Arc<super::CachedClient>, OAuthError> {
+        let bad = |e: super::FormError| OAuthError::invalid_request(e.to_string());
+        if authorization.is_some()
+            || ["client_secret", "client_assertion", "client_assertion_type"]
+                .iter()
+                .any(|p| form.all(p).next().is_some())
+        {
+            return Err(OAuthError::invalid_request(
+                "the jwt-bearer grant authenticates with its assertion: send no other client authentication",
+            ));
+        }
+        let assertion = form
+            .single("assertion")
+            .map_err(bad)?
+            .ok_or_else(|| OAuthError::invalid_request("assertion is required (RFC 7523 §2.1)"))?;
+        let client_id = form.single("client_id").map_err(bad)?;
+        self.auth
+            .authenticate_workload(assertion, client_id, now, address)
+            .await
+    }
+
     /// Handles one token request and returns the response or the error;
     /// counts the outcome and notes it on the request's log line.
     pub async fn token(
@@ -127,16 +160,23 @@ impl TokenIssuer {
     ) -> Result<TokenResponse, OAuthError> {
         let form = parse_form(content_type, body)?;
         let bad = |e: super::FormError| OAuthError::invalid_request(e.to_string());
-        match form.single("grant_type").map_err(bad)? {
+        let jwt_bearer = match form.single("grant_type").map_err(bad)? {
             None => return Err(OAuthError::invalid_request("grant_type is required")),
-            Some("client_credentials") => labels.grant = "client_credentials",
+            Some("client_credentials") => {
+                labels.grant = "client_credentials";
+                false
+            }
+            Some(JWT_BEARER_GRANT) => {
+                labels.grant = "jwt_bearer";
+                true
+            }
             Some(other) => {
                 return Err(OAuthError::unsupported_grant_type(format!(
-                    "grant_type `{}` is not supported; use client_credentials",
+                    "grant_type `{}` is not supported; use client_credentials or {JWT_BEARER_GRANT}",
                     other.escape_default()
                 )));
             }
-        }
+        };
         let scope = form
             .single("scope")
             .map_err(bad)?
@@ -150,14 +190,26 @@ impl TokenIssuer {
         for audience in form.all("audience") {
             targets.push(Audience::parse(audience).map_err(OAuthError::invalid_target)?);
         }
-        let credentials = Credentials::extract(authorization, &form)?;
-        labels.method = credentials.method_name();
-
         let now = self.clock.now();
-        let client = self.auth.authenticate(credentials, now, address).await?;
+        let client = if jwt_bearer {
+            labels.method = "federated";
+            self.workload_grant(authorization, &form, now, address)
+                .await?
+        } else {
+            let credentials = Credentials::extract(authorization, &form)?;
+            labels.method = match &credentials {
+                Credentials::Assertion { assertion, .. }
+                    if self.auth.is_federated(assertion.expose_secret()) =>
+                {
+                    "federated"
+                }
+                other => other.method_name(),
+            };
+            self.auth.authenticate(credentials, now, address).await?
+        };
         if !client.client.grant_client_credentials {
             return Err(OAuthError::unauthorized_client(
-                "this client may not use the client_credentials grant",
+                "this client may not get tokens (it has no grant)",
             ));
         }
         let grant = self

@@ -7,6 +7,7 @@ use sqlx::Row;
 
 pub const CLIENT: &str = "client";
 pub const KEYS: &str = "keys";
+pub const TRUST: &str = "trust";
 
 /// What a change is about. A kind this version does not know (written by a
 /// newer replica) is `Other`: the reader reloads everything, to be safe.
@@ -18,6 +19,8 @@ pub enum ChangeKind {
     Keys,
     /// A token was revoked (`subject` is its `jti`).
     Revocation,
+    /// A trust provider or a client binding changed (SPEC §8).
+    Trust,
     Other,
 }
 
@@ -26,6 +29,7 @@ impl ChangeKind {
         match kind {
             CLIENT => ChangeKind::Client,
             KEYS => ChangeKind::Keys,
+            TRUST => ChangeKind::Trust,
             super::tokens::REVOCATION => ChangeKind::Revocation,
             _ => ChangeKind::Other,
         }

@@ -9,6 +9,7 @@ mod clients;
 mod keys;
 mod ports;
 mod tokens;
+mod trust;
 
 pub use audit::AuditEvent;
 pub use changes::{Change, ChangeKind};

@@ -149,11 +149,31 @@ impl KeySet {
     /// encryption, symmetric, or of another algorithm are skipped (with a
     /// debug log): one odd key must not take the whole set down.
     pub fn from_jwks(json: &[u8], allowed: &[Algorithm]) -> Result<Self, JwksError> {
+        Self::parse(json, allowed, None)
+    }
+
+    /// Like [`KeySet::from_jwks`], but an RSA key without `alg` verifies
+    /// `rsa_default` (a SPIFFE trust bundle names no `alg`, and JWT-SVIDs
+    /// signed with RSA use RS256). Only for a source that is known to sign
+    /// with that algorithm.
+    pub fn from_jwks_rsa_default(
+        json: &[u8],
+        allowed: &[Algorithm],
+        rsa_default: Algorithm,
+    ) -> Result<Self, JwksError> {
+        Self::parse(json, allowed, Some(rsa_default))
+    }
+
+    fn parse(
+        json: &[u8],
+        allowed: &[Algorithm],
+        rsa_default: Option<Algorithm>,
+    ) -> Result<Self, JwksError> {
         let doc: JwksDocument =
             serde_json::from_slice(json).map_err(|e| JwksError::NotJwks(e.to_string()))?;
         let mut keys = Vec::with_capacity(doc.keys.len());
         for value in doc.keys {
-            match parse_jwk(value, allowed) {
+            match parse_jwk(value, allowed, rsa_default) {
                 Ok(key) => keys.push(key),
                 Err(why) => tracing::debug!(why, "JWKS entry skipped"),
             }
@@ -182,10 +202,16 @@ impl KeySet {
 fn parse_jwk(
     value: serde_json::Value,
     allowed: &[Algorithm],
+    rsa_default: Option<Algorithm>,
 ) -> Result<VerifyingKey, &'static str> {
     let jwk: Jwk = serde_json::from_value(value).map_err(|_| "not a JWK")?;
     let kid = jwk.kid.clone().ok_or("no kid")?;
-    if jwk.use_.as_deref().is_some_and(|u| u != "sig") {
+    // `jwt-svid`: the use of JWT signing keys in a SPIFFE trust bundle.
+    if jwk
+        .use_
+        .as_deref()
+        .is_some_and(|u| u != "sig" && u != "jwt-svid")
+    {
         return Err("not a signature key (use)");
     }
     if jwk
@@ -205,7 +231,7 @@ fn parse_jwk(
     let alg = match (jwk.alg.as_deref(), by_curve) {
         (Some(name), _) => Algorithm::from_name(name).ok_or("unsupported alg")?,
         (None, Some(alg)) => alg,
-        (None, None) => return Err("RSA key without alg"),
+        (None, None) => rsa_default.ok_or("RSA key without alg")?,
     };
     if by_curve.is_some_and(|c| c != alg) || (by_curve.is_none() && alg.rsa_parameters().is_none())
     {
@@ -271,6 +297,28 @@ mod tests {
             { "kty": "EC", "kid": "bad", "crv": "P-256", "x": "AAAA", "y": "AAAA" },
         ]));
         assert!(set.is_empty(), "{:?}", set);
+    }
+
+    #[test]
+    fn a_spiffe_bundle_key_loads_and_an_x509_svid_key_does_not() {
+        use aws_lc_rs::signature::KeyPair;
+        let pair = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
+        let public = pair.public_key();
+        let n = B64.encode(public.modulus().big_endian_without_leading_zero());
+        let e = B64.encode(public.exponent().big_endian_without_leading_zero());
+        let bundle = serde_json::json!({"keys": [
+            { "kty": "RSA", "kid": "r", "use": "jwt-svid", "n": n, "e": e },
+            { "kty": "RSA", "kid": "x", "use": "x509-svid", "n": n, "e": e },
+        ]})
+        .to_string();
+        let set =
+            KeySet::from_jwks_rsa_default(bundle.as_bytes(), &Algorithm::ALL, Algorithm::RS256)
+                .unwrap();
+        assert_eq!(set.get("r").map(|k| k.algorithm()), Some(Algorithm::RS256));
+        assert!(set.get("x").is_none());
+        // Without the opt-in the alg-less RSA key stays out.
+        let set = KeySet::from_jwks(bundle.as_bytes(), &Algorithm::ALL).unwrap();
+        assert!(set.is_empty());
     }
 
     #[test]

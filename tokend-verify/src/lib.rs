@@ -26,6 +26,7 @@
 //! With the `actix` feature, [`actix::RequireScope`] protects actix-web
 //! routes and [`AccessToken`] is an extractor.
 
+mod cache;
 mod jwk;
 mod token;
 mod verifier;
@@ -33,6 +34,9 @@ mod verifier;
 #[cfg(feature = "actix")]
 pub mod actix;
 
+pub use cache::{BuildError, JwksCache, JwksCacheBuilder, MAX_BODY_BYTES, Stats};
 pub use jwk::{Algorithm, JwksError, KeySet, VerifyingKey};
-pub use token::{AccessToken, MAX_TOKEN_LEN, Rules, VerifyError, verify_token};
-pub use verifier::{BuildError, Stats, Verifier, VerifierBuilder};
+pub use token::{
+    AccessToken, MAX_TOKEN_LEN, Rules, VerifiedJws, VerifyError, peek_kid, verify_jws, verify_token,
+};
+pub use verifier::{Verifier, VerifierBuilder};

@@ -146,30 +146,64 @@ fn is_access_token_type(typ: &str) -> bool {
     typ.eq_ignore_ascii_case("at+jwt")
 }
 
-/// Verifies `token` with `keys` under `rules` at unix time `now`.
-pub fn verify_token(
-    token: &str,
-    keys: &KeySet,
-    rules: &Rules,
-    now: i64,
-) -> Result<AccessToken, VerifyError> {
+/// A JWS whose signature verified: its key, algorithm and decoded payload.
+/// What the payload claims is not checked yet.
+#[derive(Debug)]
+pub struct VerifiedJws {
+    pub kid: String,
+    pub algorithm: Algorithm,
+    /// The `typ` header, when present.
+    pub typ: Option<String>,
+    /// The decoded payload (the claims JSON).
+    pub payload: Vec<u8>,
+}
+
+fn split_jws(token: &str) -> Result<(&str, &str, &str), VerifyError> {
     if token.len() > MAX_TOKEN_LEN {
         return Err(VerifyError::Malformed);
     }
     let mut parts = token.splitn(4, '.');
-    let (Some(h64), Some(p64), Some(s64), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(VerifyError::Malformed);
-    };
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some(h), Some(p), Some(s), None) => Ok((h, p, s)),
+        _ => Err(VerifyError::Malformed),
+    }
+}
+
+/// The `kid` a compact JWS names in its header, unverified (to pick a key).
+pub fn peek_kid(token: &str) -> Result<Option<String>, VerifyError> {
+    let (h64, _, _) = split_jws(token)?;
     let header_json = B64.decode(h64).map_err(|_| VerifyError::Malformed)?;
     let header: Header =
         serde_json::from_slice(&header_json).map_err(|_| VerifyError::Malformed)?;
-    if !header.typ.as_deref().is_some_and(is_access_token_type) {
-        return Err(VerifyError::WrongType);
-    }
+    Ok(header.kid.map(|k| k.into_owned()))
+}
+
+/// Verifies the signature of a compact JWS (RFC 7515) with `keys`: the
+/// header's `alg` must be in `algorithms` and equal to the algorithm of the
+/// key its `kid` names (RFC 8725 §3.1: never `none`, never HMAC), no `crit`.
+/// Any `typ`: for JWTs of other issuers (a workload identity token), whose
+/// claims the caller then checks by its own rules.
+pub fn verify_jws(
+    token: &str,
+    keys: &KeySet,
+    algorithms: &[Algorithm],
+) -> Result<VerifiedJws, VerifyError> {
+    let (h64, p64, s64) = split_jws(token)?;
+    let header_json = B64.decode(h64).map_err(|_| VerifyError::Malformed)?;
+    let header: Header =
+        serde_json::from_slice(&header_json).map_err(|_| VerifyError::Malformed)?;
+    check_signature(token, (h64, p64, s64), &header, keys, algorithms)
+}
+
+fn check_signature(
+    token: &str,
+    (h64, p64, s64): (&str, &str, &str),
+    header: &Header,
+    keys: &KeySet,
+    algorithms: &[Algorithm],
+) -> Result<VerifiedJws, VerifyError> {
     let alg = Algorithm::from_name(&header.alg)
-        .filter(|a| rules.algorithms.contains(a))
+        .filter(|a| algorithms.contains(a))
         .ok_or_else(|| VerifyError::AlgorithmNotAllowed(header.alg.to_string()))?;
     if header.crit.is_some() {
         return Err(VerifyError::UnsupportedCritical);
@@ -189,7 +223,34 @@ pub fn verify_token(
     if !key.verifies(signing_input.as_bytes(), &signature) {
         return Err(VerifyError::BadSignature);
     }
-    let payload = B64.decode(p64).map_err(|_| VerifyError::Malformed)?;
+    Ok(VerifiedJws {
+        kid: kid.to_owned(),
+        algorithm: alg,
+        typ: header.typ.as_deref().map(str::to_owned),
+        payload: B64.decode(p64).map_err(|_| VerifyError::Malformed)?,
+    })
+}
+
+/// Verifies `token` with `keys` under `rules` at unix time `now`.
+pub fn verify_token(
+    token: &str,
+    keys: &KeySet,
+    rules: &Rules,
+    now: i64,
+) -> Result<AccessToken, VerifyError> {
+    let parts = split_jws(token)?;
+    let header_json = B64.decode(parts.0).map_err(|_| VerifyError::Malformed)?;
+    let header: Header =
+        serde_json::from_slice(&header_json).map_err(|_| VerifyError::Malformed)?;
+    if !header.typ.as_deref().is_some_and(is_access_token_type) {
+        return Err(VerifyError::WrongType);
+    }
+    let VerifiedJws {
+        kid,
+        algorithm: alg,
+        payload,
+        ..
+    } = check_signature(token, parts, &header, keys, &rules.algorithms)?;
     let claims: Claims =
         serde_json::from_slice(&payload).map_err(|_| VerifyError::MalformedClaims)?;
     let iss = claims.iss.ok_or(VerifyError::MissingClaim("iss"))?;
@@ -235,7 +296,7 @@ pub fn verify_token(
                     .collect()
             })
             .unwrap_or_default(),
-        kid: key.kid().to_owned(),
+        kid,
         algorithm: alg,
         payload: Payload(payload.into_boxed_slice()),
     })

@@ -1,0 +1,589 @@
+//! Trust providers and client bindings (SPEC §8): add, list, show, update,
+//! remove, test a pasted token; bind and unbind clients. The CLI, the admin
+//! API and the console call these.
+
+use super::{Admin, AdminError};
+use crate::config::{fmt_duration, parse_duration};
+use crate::domain::{
+    Binding, ClientId, DEFAULT_MAX_LIFETIME, GITHUB_ACTIONS_ISSUER, KeySource, Pattern,
+    ProviderKind, TrustProvider,
+};
+use crate::oauth::TrustDirectory;
+use crate::oauth::federation::{CheckResult, ClaimRules, peek};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// A new trust provider. Exactly one key source: `discovery`, `jwks_uri` or
+/// `jwks` (default: discovery, except for `spiffe`).
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewTrustProvider {
+    /// 1–64 of `A-Z a-z 0-9 . _ -`.
+    #[schema(min_length = 1, max_length = 64, pattern = r"^[A-Za-z0-9._-]{1,64}$")]
+    pub name: String,
+    /// The exact `iss` of the tokens (`spiffe://TRUST-DOMAIN` for spiffe);
+    /// defaults to GitHub's issuer for `github-actions`.
+    pub issuer: Option<String>,
+    /// `generic` (default), `kubernetes`, `github-actions` or `spiffe`.
+    pub kind: Option<String>,
+    pub discovery: Option<bool>,
+    pub jwks_uri: Option<String>,
+    /// An inline JWK Set (or SPIFFE bundle).
+    #[schema(value_type = Option<Object>)]
+    pub jwks: Option<serde_json::Value>,
+    /// What `aud` must contain (one of); default tokend's issuer and token
+    /// endpoint URL.
+    #[serde(default)]
+    pub audiences: Vec<String>,
+    /// Largest `exp − iat`, such as `1h` (default), at most `24h`.
+    #[schema(pattern = r"^[1-9][0-9]{0,5}[smhd]?$")]
+    pub max_lifetime: Option<String>,
+    /// A `jti` is required and accepted once.
+    pub single_use: Option<bool>,
+    /// A PEM CA file on tokend's host (CLI only).
+    pub ca_file: Option<String>,
+    /// A token file on tokend's host sent as a bearer token (CLI only).
+    pub bearer_token_file: Option<String>,
+    /// Allow `http://` URLs (loopback test issuers).
+    pub allow_http: Option<bool>,
+}
+
+/// A partial update; absent fields keep their value.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TrustProviderUpdate {
+    pub issuer: Option<String>,
+    pub kind: Option<String>,
+    pub discovery: Option<bool>,
+    pub jwks_uri: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub jwks: Option<serde_json::Value>,
+    pub audiences: Option<Vec<String>>,
+    #[schema(pattern = r"^[1-9][0-9]{0,5}[smhd]?$")]
+    pub max_lifetime: Option<String>,
+    pub single_use: Option<bool>,
+    pub ca_file: Option<String>,
+    pub bearer_token_file: Option<String>,
+    pub allow_http: Option<bool>,
+}
+
+/// A binding as shown.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct BindingView {
+    pub client_id: String,
+    pub provider: String,
+    pub subject: String,
+    pub claims: BTreeMap<String, String>,
+}
+
+impl From<&Binding> for BindingView {
+    fn from(b: &Binding) -> Self {
+        Self {
+            client_id: b.client_id.to_string(),
+            provider: b.provider.clone(),
+            subject: b.subject.to_string(),
+            claims: b
+                .claims
+                .iter()
+                .map(|(n, p)| (n.clone(), p.to_string()))
+                .collect(),
+        }
+    }
+}
+
+/// A trust provider as shown.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct TrustProviderView {
+    pub name: String,
+    pub issuer: String,
+    pub kind: ProviderKind,
+    /// `discovery`, `jwks_uri` or `inline`.
+    pub key_source: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
+    /// The configured audiences; empty means tokend's issuer and token
+    /// endpoint URL.
+    pub audiences: Vec<String>,
+    pub max_lifetime: String,
+    pub single_use: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bearer_token_file: Option<String>,
+    pub allow_http: bool,
+    pub bindings: Vec<BindingView>,
+}
+
+fn view(p: &TrustProvider, bindings: &[Binding]) -> TrustProviderView {
+    TrustProviderView {
+        name: p.name.clone(),
+        issuer: p.issuer.clone(),
+        kind: p.kind,
+        key_source: match p.keys {
+            KeySource::Discovery => "discovery",
+            KeySource::JwksUri { .. } => "jwks_uri",
+            KeySource::Inline { .. } => "inline",
+        },
+        jwks_uri: match &p.keys {
+            KeySource::JwksUri { url } => Some(url.clone()),
+            _ => None,
+        },
+        audiences: p.audiences.clone(),
+        max_lifetime: fmt_duration(p.max_lifetime),
+        single_use: p.single_use,
+        ca_file: p.ca_file.clone(),
+        bearer_token_file: p.bearer_token_file.clone(),
+        allow_http: p.allow_http,
+        bindings: bindings
+            .iter()
+            .filter(|b| b.provider == p.name)
+            .map(BindingView::from)
+            .collect(),
+    }
+}
+
+/// A new binding of a client to a provider's workloads.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewBinding {
+    pub provider: String,
+    /// `*` matches any run of characters but `/` and `:`, `**` anything.
+    #[schema(min_length = 1, max_length = 1024)]
+    pub subject: String,
+    /// Further claims that must match, name → pattern.
+    #[serde(default)]
+    pub claims: BTreeMap<String, String>,
+}
+
+/// One binding of the provider and whether the tested token matches it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct BindingMatch {
+    pub client_id: String,
+    pub subject: String,
+    pub matches: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub why_not: Option<String>,
+}
+
+/// What `trust test` found: each check, the claims, the bindings.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct TrustTestReport {
+    pub provider: String,
+    #[schema(value_type = Vec<Object>)]
+    pub checks: Vec<CheckResult>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub claims: Option<serde_json::Value>,
+    pub bindings: Vec<BindingMatch>,
+    /// The client a token would be issued to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    pub would_issue: bool,
+    /// Why no token would be issued.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+fn bad(e: impl std::fmt::Display) -> AdminError {
+    AdminError::Invalid(e.to_string())
+}
+
+fn parse_kind(kind: Option<&str>) -> Result<ProviderKind, AdminError> {
+    kind.map(str::parse)
+        .transpose()
+        .map_err(bad)
+        .map(Option::unwrap_or_default)
+}
+
+fn parse_lifetime(text: &str) -> Result<std::time::Duration, AdminError> {
+    parse_duration(text).map_err(|e| bad(format!("max_lifetime: {e}")))
+}
+
+/// The key source from the three exclusive fields.
+fn key_source(
+    discovery: Option<bool>,
+    jwks_uri: Option<&String>,
+    jwks: Option<&serde_json::Value>,
+) -> Result<Option<KeySource>, AdminError> {
+    let given = [discovery == Some(true), jwks_uri.is_some(), jwks.is_some()];
+    match given.iter().filter(|g| **g).count() {
+        0 => Ok(None),
+        1 => Ok(Some(match (jwks_uri, jwks) {
+            (Some(url), _) => KeySource::JwksUri { url: url.clone() },
+            (_, Some(jwks)) => {
+                if !jwks.get("keys").is_some_and(serde_json::Value::is_array) {
+                    return Err(bad("jwks: not a JWK Set (an object with a keys array)"));
+                }
+                KeySource::Inline { jwks: jwks.clone() }
+            }
+            _ => KeySource::Discovery,
+        })),
+        _ => Err(bad(
+            "give one key source: discovery, jwks_uri or jwks (a JWKS file)",
+        )),
+    }
+}
+
+impl Admin {
+    /// Makes trust changes made through this `Admin` apply to `directory`
+    /// at once (on this replica; elsewhere through the change feed).
+    pub fn serve_trust_to(&self, directory: Arc<TrustDirectory>) {
+        let _ = self.local_trust.set(directory);
+    }
+
+    /// Reloads the serving replica's trust directory from the database.
+    pub async fn refresh_local_trust(&self) -> Result<(), AdminError> {
+        if let Some(directory) = self.local_trust.get() {
+            directory.replace(
+                self.store.trust_providers().await?,
+                self.store.bindings(None).await?,
+            );
+        }
+        Ok(())
+    }
+
+    /// Files on tokend's host are named only by an operator on that host.
+    fn check_host_files(
+        &self,
+        ca: Option<&String>,
+        token: Option<&String>,
+    ) -> Result<(), AdminError> {
+        if self.actor.starts_with("api:") && (ca.is_some() || token.is_some()) {
+            return Err(bad(
+                "ca_file and bearer_token_file name files on tokend's host: set them with the CLI there",
+            ));
+        }
+        Ok(())
+    }
+
+    pub async fn add_trust_provider(
+        &self,
+        new: NewTrustProvider,
+    ) -> Result<TrustProviderView, AdminError> {
+        let kind = parse_kind(new.kind.as_deref())?;
+        self.check_host_files(new.ca_file.as_ref(), new.bearer_token_file.as_ref())?;
+        let issuer = match (new.issuer, kind) {
+            (Some(issuer), _) => issuer,
+            (None, ProviderKind::GithubActions) => GITHUB_ACTIONS_ISSUER.to_owned(),
+            (None, _) => return Err(bad("issuer: required")),
+        };
+        let keys = key_source(new.discovery, new.jwks_uri.as_ref(), new.jwks.as_ref())?
+            .unwrap_or(KeySource::Discovery);
+        let provider = TrustProvider {
+            name: new.name,
+            issuer,
+            kind,
+            keys,
+            audiences: new.audiences,
+            max_lifetime: new
+                .max_lifetime
+                .as_deref()
+                .map(parse_lifetime)
+                .transpose()?
+                .unwrap_or(DEFAULT_MAX_LIFETIME),
+            single_use: new.single_use.unwrap_or(false),
+            ca_file: new.ca_file,
+            bearer_token_file: new.bearer_token_file,
+            allow_http: new.allow_http.unwrap_or(false),
+        };
+        provider.validate().map_err(bad)?;
+        self.store
+            .insert_trust_provider(&provider, self.now().timestamp())
+            .await
+            .map_err(|e| AdminError::from_store(e, String::new))?;
+        self.refresh_local_trust().await?;
+        self.audit(
+            "trust.added",
+            &provider.name,
+            serde_json::json!({"issuer": provider.issuer, "kind": provider.kind}),
+        )
+        .await;
+        Ok(view(&provider, &[]))
+    }
+
+    async fn load_provider(&self, name: &str) -> Result<TrustProvider, AdminError> {
+        self.store
+            .trust_provider(name)
+            .await?
+            .ok_or_else(|| AdminError::NotFound(format!("no trust provider named `{name}`")))
+    }
+
+    pub async fn list_trust_providers(&self) -> Result<Vec<TrustProviderView>, AdminError> {
+        let bindings = self.store.bindings(None).await?;
+        Ok(self
+            .store
+            .trust_providers()
+            .await?
+            .iter()
+            .map(|p| view(p, &bindings))
+            .collect())
+    }
+
+    pub async fn get_trust_provider(&self, name: &str) -> Result<TrustProviderView, AdminError> {
+        let p = self.load_provider(name).await?;
+        Ok(view(&p, &self.store.bindings(None).await?))
+    }
+
+    pub async fn update_trust_provider(
+        &self,
+        name: &str,
+        update: TrustProviderUpdate,
+    ) -> Result<TrustProviderView, AdminError> {
+        self.check_host_files(update.ca_file.as_ref(), update.bearer_token_file.as_ref())?;
+        let mut p = self.load_provider(name).await?;
+        if let Some(issuer) = update.issuer {
+            p.issuer = issuer;
+        }
+        if update.kind.is_some() {
+            p.kind = parse_kind(update.kind.as_deref())?;
+        }
+        if let Some(keys) = key_source(
+            update.discovery,
+            update.jwks_uri.as_ref(),
+            update.jwks.as_ref(),
+        )? {
+            p.keys = keys;
+        }
+        if let Some(audiences) = update.audiences {
+            p.audiences = audiences;
+        }
+        if let Some(lifetime) = update.max_lifetime.as_deref() {
+            p.max_lifetime = parse_lifetime(lifetime)?;
+        }
+        if let Some(single_use) = update.single_use {
+            p.single_use = single_use;
+        }
+        // An empty string clears a file.
+        if let Some(ca) = update.ca_file {
+            p.ca_file = Some(ca).filter(|c| !c.is_empty());
+        }
+        if let Some(token) = update.bearer_token_file {
+            p.bearer_token_file = Some(token).filter(|t| !t.is_empty());
+        }
+        if let Some(allow) = update.allow_http {
+            p.allow_http = allow;
+        }
+        p.validate().map_err(bad)?;
+        let bindings = self.store.bindings(None).await?;
+        for b in bindings.iter().filter(|b| b.provider == p.name) {
+            b.validate(p.kind).map_err(|e| {
+                bad(format!(
+                    "binding of client {} for {}: {e}",
+                    b.client_id, b.subject
+                ))
+            })?;
+        }
+        self.store
+            .update_trust_provider(&p, self.now().timestamp())
+            .await
+            .map_err(|e| {
+                AdminError::from_store(e, || format!("no trust provider named `{name}`"))
+            })?;
+        self.refresh_local_trust().await?;
+        self.audit(
+            "trust.updated",
+            &p.name,
+            serde_json::json!({"issuer": p.issuer}),
+        )
+        .await;
+        Ok(view(&p, &bindings))
+    }
+
+    /// Removes a provider and its bindings; returns how many bindings went.
+    pub async fn remove_trust_provider(&self, name: &str) -> Result<u64, AdminError> {
+        let removed = self
+            .store
+            .delete_trust_provider(name, self.now().timestamp())
+            .await
+            .map_err(|e| {
+                AdminError::from_store(e, || format!("no trust provider named `{name}`"))
+            })?;
+        self.refresh_local_trust().await?;
+        self.audit(
+            "trust.removed",
+            name,
+            serde_json::json!({"bindings_removed": removed}),
+        )
+        .await;
+        Ok(removed)
+    }
+
+    pub async fn bind_client(&self, id: &str, new: NewBinding) -> Result<BindingView, AdminError> {
+        let client = self.get_client(id).await?;
+        let provider = self.load_provider(&new.provider).await?;
+        let mut claims = Vec::new();
+        for (name, pattern) in &new.claims {
+            claims.push((
+                name.clone(),
+                Pattern::parse(pattern).map_err(|e| bad(format!("claim {name}: {e}")))?,
+            ));
+        }
+        let binding = Binding {
+            client_id: ClientId::parse(&client.client_id).map_err(bad)?,
+            provider: provider.name.clone(),
+            subject: Pattern::parse(&new.subject).map_err(|e| bad(format!("subject: {e}")))?,
+            claims,
+        };
+        binding.validate(provider.kind).map_err(bad)?;
+        self.store
+            .insert_binding(&binding, self.now().timestamp())
+            .await
+            .map_err(|e| AdminError::from_store(e, String::new))?;
+        self.refresh_local_trust().await?;
+        let shown = BindingView::from(&binding);
+        self.audit(
+            "client.bound",
+            id,
+            serde_json::json!({"provider": shown.provider, "subject": shown.subject, "claims": shown.claims}),
+        )
+        .await;
+        Ok(shown)
+    }
+
+    pub async fn unbind_client(
+        &self,
+        id: &str,
+        provider: &str,
+        subject: &str,
+    ) -> Result<(), AdminError> {
+        self.store
+            .delete_binding(id, provider, subject, self.now().timestamp())
+            .await
+            .map_err(|e| {
+                AdminError::from_store(e, || {
+                    format!("client `{id}` has no binding to `{provider}` for subject `{subject}`")
+                })
+            })?;
+        self.refresh_local_trust().await?;
+        self.audit(
+            "client.unbound",
+            id,
+            serde_json::json!({"provider": provider, "subject": subject}),
+        )
+        .await;
+        Ok(())
+    }
+
+    pub async fn client_bindings(&self, id: &str) -> Result<Vec<BindingView>, AdminError> {
+        Ok(self
+            .store
+            .bindings(Some(id))
+            .await?
+            .iter()
+            .map(BindingView::from)
+            .collect())
+    }
+
+    /// Runs every check of SPEC §8 on a pasted token, as the token endpoint
+    /// would, and says which bindings match. Nothing is recorded (a
+    /// single-use `jti` is not spent).
+    pub async fn test_trust_token(
+        &self,
+        name: &str,
+        token: &str,
+        client_id: Option<&str>,
+        issuer: &str,
+    ) -> Result<TrustTestReport, AdminError> {
+        let directory = match self.local_trust.get() {
+            Some(d) => d.clone(),
+            None => {
+                let d = Arc::new(TrustDirectory::new(self.settings.federation.fetch_timeout));
+                d.replace(
+                    self.store.trust_providers().await?,
+                    self.store.bindings(None).await?,
+                );
+                d
+            }
+        };
+        let provider = directory
+            .by_name(name)
+            .ok_or_else(|| AdminError::NotFound(format!("no trust provider named `{name}`")))?;
+        let mut report = TrustTestReport {
+            provider: name.to_owned(),
+            checks: Vec::new(),
+            claims: None,
+            bindings: Vec::new(),
+            client_id: None,
+            would_issue: false,
+            error: None,
+        };
+        if let Some(p) = peek(token)
+            && directory
+                .provider_for(p.iss.as_deref(), p.sub.as_deref())
+                .is_none_or(|found| found.config.name != name)
+        {
+            report.checks.push(CheckResult {
+                check: "provider",
+                ok: false,
+                detail: format!(
+                    "the token's iss {:?} does not pick trust provider {name}",
+                    p.iss.unwrap_or_default()
+                ),
+            });
+        }
+        let audiences = [format!("{issuer}/token"), issuer.to_owned()];
+        let rules = ClaimRules {
+            default_audiences: &audiences,
+            leeway: self.settings.tokens.leeway.as_secs() as i64,
+            now: self.now().timestamp(),
+        };
+        let mut checks = Vec::new();
+        let verified = provider
+            .verify(token, &rules, &mut |c| checks.push(c))
+            .await;
+        report.checks.extend(checks);
+        let identity = match verified {
+            Ok(identity) => identity,
+            Err(e) => {
+                report.error = Some(e.to_string());
+                return Ok(report);
+            }
+        };
+        let (matching, other) = provider.matching_bindings(&identity);
+        for b in &matching {
+            report.bindings.push(BindingMatch {
+                client_id: b.client_id.to_string(),
+                subject: b.subject.to_string(),
+                matches: true,
+                why_not: None,
+            });
+        }
+        for (b, why) in &other {
+            report.bindings.push(BindingMatch {
+                client_id: b.client_id.to_string(),
+                subject: b.subject.to_string(),
+                matches: false,
+                why_not: Some(why.clone()),
+            });
+        }
+        report.claims = Some(identity.claims.clone());
+        // The client directory of a replica, or the database's clients.
+        let clients = crate::oauth::ClientDirectory::default();
+        let mut all = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let page = self.store.list_clients(after.as_deref(), 1000).await?;
+            all.extend(page.clients);
+            match page.next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+        clients.replace_all(all);
+        match provider.choose_client(&identity, client_id, &clients) {
+            Ok(client) => {
+                report.client_id = Some(client.client.id.to_string());
+                report.would_issue = client.client.grant_client_credentials;
+                if !report.would_issue {
+                    report.error = Some(format!(
+                        "client {} may not get tokens (no client_credentials grant)",
+                        client.client.id
+                    ));
+                }
+            }
+            Err(e) => report.error = Some(e.to_string()),
+        }
+        Ok(report)
+    }
+}

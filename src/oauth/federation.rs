@@ -1,0 +1,548 @@
+//! Workload identity federation (SPEC §8; RFC 7523 §2.1, §2.2, §3 and its
+//! bis draft): a workload presents a JWT its platform issued (a Kubernetes
+//! service-account token, a GitHub Actions OIDC token, a SPIFFE JWT-SVID,
+//! another tokend's token) and becomes the client a binding names — no
+//! client secret exists.
+//!
+//! The provider is found by the token's `iss` (for SPIFFE by the trust domain
+//! of `sub`); its keys come only from what the operator configured
+//! (discovery, a JWKS URL, an inline JWKS), through tokend-verify's JWKS
+//! cache. Then: signature (asymmetric, `alg` equal to the key's), `iss`,
+//! `aud` (always), `exp`, `nbf`/`iat` with leeway, the lifetime bound, `jti`
+//! when single-use, and the bindings. Each failed check has its own words.
+
+use super::client_directory::{CachedClient, ClientDirectory};
+use crate::domain::{Binding, KeySource, ProviderKind, TrustProvider};
+use arc_swap::ArcSwap;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokend_verify::{Algorithm, JwksCache, KeySet, VerifyError, verify_jws};
+
+/// Largest workload token accepted (SPEC §8).
+pub const MAX_ASSERTION_BYTES: usize = 16 * 1024;
+
+/// A provider as the token path uses it: its settings, its keys, and the
+/// bindings that name it.
+pub struct Provider {
+    pub config: TrustProvider,
+    keys: ProviderKeys,
+    pub bindings: Vec<Binding>,
+}
+
+enum ProviderKeys {
+    Inline(Arc<KeySet>),
+    Remote(JwksCache),
+    /// The configuration could not be turned into a key source (an
+    /// unreadable CA file, say): every token of this provider is refused.
+    Broken(String),
+}
+
+#[derive(Default)]
+struct Trust {
+    providers: Vec<Arc<Provider>>,
+    by_issuer: HashMap<String, usize>,
+}
+
+/// Every trust provider and binding, in memory; the background task replaces
+/// it from the database whenever the change feed says `trust`.
+pub struct TrustDirectory {
+    current: ArcSwap<Trust>,
+    fetch_timeout: Duration,
+}
+
+/// The key-source part of a provider's settings: while it stays the same, a
+/// reload keeps the provider's JWKS cache (and the keys in it).
+fn same_key_source(a: &TrustProvider, b: &TrustProvider) -> bool {
+    a.issuer == b.issuer
+        && a.kind == b.kind
+        && a.keys == b.keys
+        && a.ca_file == b.ca_file
+        && a.bearer_token_file == b.bearer_token_file
+}
+
+/// Builds a provider's key source from its settings.
+fn key_source(p: &TrustProvider, fetch_timeout: Duration) -> ProviderKeys {
+    let spiffe = p.kind == ProviderKind::Spiffe;
+    let remote = |builder: tokend_verify::JwksCacheBuilder| {
+        let mut builder = builder
+            .timeout(fetch_timeout)
+            .refetch_cooldown(Duration::from_secs(10))
+            .default_max_age(Duration::from_secs(300))
+            .max_age_bounds(Duration::from_secs(60), Duration::from_secs(86_400))
+            .max_stale(Duration::from_secs(86_400));
+        if spiffe {
+            builder = builder.rsa_without_alg(Algorithm::RS256);
+        }
+        if let Some(ca) = &p.ca_file {
+            match std::fs::read(ca) {
+                Ok(pem) => builder = builder.root_certificates_pem(pem),
+                Err(e) => {
+                    return ProviderKeys::Broken(format!("cannot read the CA file {ca}: {e}"));
+                }
+            }
+        }
+        if let Some(token) = &p.bearer_token_file {
+            builder = builder.bearer_token_file(token);
+        }
+        match builder.build() {
+            Ok(cache) => ProviderKeys::Remote(cache),
+            Err(e) => ProviderKeys::Broken(e.to_string()),
+        }
+    };
+    match &p.keys {
+        KeySource::Discovery => remote(JwksCache::openid(p.issuer.clone())),
+        KeySource::JwksUri { url } => remote(JwksCache::jwks_uri(url.clone())),
+        KeySource::Inline { jwks } => {
+            let json = jwks.to_string();
+            let parsed = if spiffe {
+                KeySet::from_jwks_rsa_default(json.as_bytes(), &Algorithm::ALL, Algorithm::RS256)
+            } else {
+                KeySet::from_jwks(json.as_bytes(), &Algorithm::ALL)
+            };
+            match parsed {
+                Ok(keys) => ProviderKeys::Inline(Arc::new(keys)),
+                Err(e) => ProviderKeys::Broken(e.to_string()),
+            }
+        }
+    }
+}
+
+impl TrustDirectory {
+    pub fn new(fetch_timeout: Duration) -> Self {
+        Self {
+            current: ArcSwap::from_pointee(Trust::default()),
+            fetch_timeout,
+        }
+    }
+
+    /// Replaces every provider and binding; a provider whose key source is
+    /// unchanged keeps its cached keys.
+    pub fn replace(&self, providers: Vec<TrustProvider>, bindings: Vec<Binding>) {
+        let old = self.current.load();
+        let mut by_provider: HashMap<String, Vec<Binding>> = HashMap::new();
+        for b in bindings {
+            by_provider.entry(b.provider.clone()).or_default().push(b);
+        }
+        let mut trust = Trust::default();
+        for config in providers {
+            let previous = old
+                .by_issuer
+                .get(&config.issuer)
+                .map(|&i| &old.providers[i])
+                .filter(|p| same_key_source(&p.config, &config));
+            let keys = match previous.map(|p| &p.keys) {
+                Some(ProviderKeys::Remote(cache)) => ProviderKeys::Remote(cache.clone()),
+                Some(ProviderKeys::Inline(keys)) => ProviderKeys::Inline(keys.clone()),
+                _ => key_source(&config, self.fetch_timeout),
+            };
+            if let ProviderKeys::Broken(why) = &keys {
+                tracing::error!(provider = %config.name, error = %why,
+                    "trust provider unusable: its tokens will be refused");
+            }
+            let bindings = by_provider.remove(&config.name).unwrap_or_default();
+            trust
+                .by_issuer
+                .insert(config.issuer.clone(), trust.providers.len());
+            trust.providers.push(Arc::new(Provider {
+                config,
+                keys,
+                bindings,
+            }));
+        }
+        self.current.store(Arc::new(trust));
+    }
+
+    /// Whether any provider is configured (the token path skips federation
+    /// entirely otherwise).
+    pub fn is_empty(&self) -> bool {
+        self.current.load().providers.is_empty()
+    }
+
+    /// The provider of a token: by `iss`, or for SPIFFE (where `iss` may be
+    /// absent) by the trust domain of `sub`.
+    pub fn provider_for(&self, iss: Option<&str>, sub: Option<&str>) -> Option<Arc<Provider>> {
+        let trust = self.current.load();
+        if let Some(&i) = iss.and_then(|iss| trust.by_issuer.get(iss)) {
+            return Some(trust.providers[i].clone());
+        }
+        let domain = sub?.strip_prefix("spiffe://")?.split('/').next()?;
+        trust
+            .by_issuer
+            .get(&format!("spiffe://{domain}"))
+            .map(|&i| trust.providers[i].clone())
+            .filter(|p| p.config.kind == ProviderKind::Spiffe)
+    }
+
+    pub fn by_name(&self, name: &str) -> Option<Arc<Provider>> {
+        self.current
+            .load()
+            .providers
+            .iter()
+            .find(|p| p.config.name == name)
+            .cloned()
+    }
+}
+
+/// The unverified `iss` and `sub` of a JWT, to find its provider.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct Peek {
+    pub iss: Option<String>,
+    pub sub: Option<String>,
+}
+
+/// Reads the payload's `iss` and `sub` without verifying anything.
+pub fn peek(jwt: &str) -> Option<Peek> {
+    if jwt.len() > MAX_ASSERTION_BYTES {
+        return None;
+    }
+    let payload = jwt.split('.').nth(1)?;
+    serde_json::from_slice(&B64.decode(payload).ok()?).ok()
+}
+
+/// Why a workload token was refused: the check that failed, in words an
+/// operator can act on, never key material or the token.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FederationError {
+    #[error("{0}")]
+    Refused(String),
+    /// The provider's keys cannot be had now: a retry may work.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+fn refused(s: impl Into<String>) -> FederationError {
+    FederationError::Refused(s.into())
+}
+
+/// One check of `trust test` and its outcome.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CheckResult {
+    pub check: &'static str,
+    pub ok: bool,
+    pub detail: String,
+}
+
+/// A token whose signature and claims held, and the bindings it matches.
+#[derive(Debug, Clone)]
+pub struct FederatedIdentity {
+    pub provider: String,
+    pub subject: String,
+    pub jti: Option<String>,
+    pub exp: i64,
+    pub claims: serde_json::Value,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum Aud {
+    One(String),
+    Many(Vec<String>),
+}
+
+/// The rules the claims are checked under.
+pub struct ClaimRules<'a> {
+    /// What `aud` must contain when the provider names no audience: this
+    /// server's issuer and token endpoint URL.
+    pub default_audiences: &'a [String],
+    pub leeway: i64,
+    pub now: i64,
+}
+
+impl Provider {
+    /// Verifies the signature and the claims of `jwt`, reporting each check
+    /// to `report` (a no-op on the token path).
+    pub async fn verify(
+        &self,
+        jwt: &str,
+        rules: &ClaimRules<'_>,
+        report: &mut dyn FnMut(CheckResult),
+    ) -> Result<FederatedIdentity, FederationError> {
+        let name = &self.config.name;
+        let mut step = |check: &'static str, result: Result<(), String>| {
+            report(CheckResult {
+                check,
+                ok: result.is_ok(),
+                detail: result.as_ref().err().cloned().unwrap_or_default(),
+            });
+            result.map_err(FederationError::Refused)
+        };
+        if jwt.len() > MAX_ASSERTION_BYTES {
+            step(
+                "size",
+                Err(format!(
+                    "the token is over {} KiB",
+                    MAX_ASSERTION_BYTES / 1024
+                )),
+            )?;
+        }
+        let verified = match &self.keys {
+            ProviderKeys::Inline(keys) => verify_jws(jwt, keys, &Algorithm::ALL),
+            ProviderKeys::Remote(cache) => {
+                cache
+                    .verify_with(|keys| verify_jws(jwt, keys, &Algorithm::ALL))
+                    .await
+            }
+            ProviderKeys::Broken(why) => {
+                tracing::warn!(provider = %name, error = %why, "trust provider unusable");
+                return Err(FederationError::Unavailable(format!(
+                    "trust provider {name} is misconfigured; see tokend's log"
+                )));
+            }
+        };
+        let verified = match verified {
+            Ok(v) => {
+                step("signature", Ok(()))?;
+                v
+            }
+            Err(VerifyError::KeysUnavailable(why)) => {
+                tracing::warn!(provider = %name, error = %why, "trust provider keys unavailable");
+                let _ = step("signature", Err(format!("keys unavailable: {why}")));
+                return Err(FederationError::Unavailable(format!(
+                    "the keys of trust provider {name} cannot be fetched now; retry"
+                )));
+            }
+            Err(e) => {
+                let why = match e {
+                    VerifyError::UnknownKey(kid) => {
+                        format!("no key of trust provider {name} has kid {kid:?}")
+                    }
+                    VerifyError::BadSignature => {
+                        format!("the signature does not verify with trust provider {name}'s key")
+                    }
+                    VerifyError::AlgorithmMismatch { token, key } => format!(
+                        "alg {token} is not the algorithm of trust provider {name}'s key ({key})"
+                    ),
+                    VerifyError::AlgorithmNotAllowed(alg) => format!(
+                        "alg {alg:?} is not accepted (asymmetric algorithms only, never none or HMAC)"
+                    ),
+                    VerifyError::MissingKid => "the token's header has no kid".into(),
+                    VerifyError::UnsupportedCritical => {
+                        "the token's header has a crit member tokend does not understand".into()
+                    }
+                    _ => "the token is not a signed JWT (JWS compact serialization)".into(),
+                };
+                let _ = step("signature", Err(why.clone()));
+                return Err(FederationError::Refused(why));
+            }
+        };
+        let claims: serde_json::Value = serde_json::from_slice(&verified.payload)
+            .ok()
+            .filter(serde_json::Value::is_object)
+            .ok_or_else(|| refused("the token's claims are not a JSON object"))?;
+        let str_claim = |n: &str| claims.get(n).and_then(|v| v.as_str());
+        let int_claim = |n: &str| -> Result<Option<i64>, String> {
+            match claims.get(n) {
+                None => Ok(None),
+                Some(v) => v
+                    .as_i64()
+                    .or_else(|| v.as_f64().map(|f| f as i64))
+                    .map(Some)
+                    .ok_or_else(|| format!("claim {n} is not a number")),
+            }
+        };
+        let spiffe = self.config.kind == ProviderKind::Spiffe;
+        step(
+            "iss",
+            match str_claim("iss") {
+                Some(iss) if iss == self.config.issuer => Ok(()),
+                None if spiffe => Ok(()),
+                Some(iss) => Err(format!("iss {iss:?} is not trust provider {name}'s issuer")),
+                None => Err("the token has no iss".into()),
+            },
+        )?;
+        let subject = str_claim("sub").map(str::to_owned);
+        step(
+            "sub",
+            match &subject {
+                None => Err("the token has no sub".into()),
+                Some(s) if spiffe => match self.config.trust_domain() {
+                    Some(td)
+                        if s.strip_prefix("spiffe://")
+                            .and_then(|r| r.strip_prefix(td))
+                            .is_some_and(|r| r.starts_with('/')) =>
+                    {
+                        Ok(())
+                    }
+                    _ => Err(format!(
+                        "sub {s:?} is not a SPIFFE ID of {}",
+                        self.config.issuer
+                    )),
+                },
+                Some(_) => Ok(()),
+            },
+        )?;
+        let subject = subject.unwrap_or_default();
+        let expected: &[String] = if self.config.audiences.is_empty() {
+            rules.default_audiences
+        } else {
+            &self.config.audiences
+        };
+        let aud: Vec<String> = match claims
+            .get("aud")
+            .cloned()
+            .map(serde_json::from_value::<Aud>)
+        {
+            Some(Ok(Aud::One(a))) => vec![a],
+            Some(Ok(Aud::Many(a))) => a,
+            _ => Vec::new(),
+        };
+        step(
+            "aud",
+            if aud.iter().any(|a| expected.contains(a)) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "audience does not name this server (aud must contain one of {})",
+                    expected.join(", ")
+                ))
+            },
+        )?;
+        let (now, leeway) = (rules.now, rules.leeway);
+        let exp = int_claim("exp").map_err(refused)?;
+        step(
+            "exp",
+            match exp {
+                None => Err("the token has no exp".into()),
+                Some(exp) if now >= exp.saturating_add(leeway) => {
+                    Err(format!("the token expired {} s ago", now - exp))
+                }
+                Some(_) => Ok(()),
+            },
+        )?;
+        let exp = exp.unwrap_or_default();
+        let iat = int_claim("iat").map_err(refused)?;
+        let nbf = int_claim("nbf").map_err(refused)?;
+        step(
+            "nbf/iat",
+            if [iat, nbf]
+                .into_iter()
+                .flatten()
+                .any(|t| now.saturating_add(leeway) < t)
+            {
+                Err("the token is not valid yet (nbf or iat in the future)".into())
+            } else {
+                Ok(())
+            },
+        )?;
+        let lifetime = exp.saturating_sub(iat.unwrap_or(now));
+        let bound = self.config.max_lifetime.as_secs() as i64;
+        step(
+            "lifetime",
+            if lifetime > bound {
+                Err(format!(
+                    "the token's lifetime ({lifetime} s) exceeds trust provider {name}'s max lifetime ({bound} s)"
+                ))
+            } else {
+                Ok(())
+            },
+        )?;
+        let jti = str_claim("jti").map(str::to_owned);
+        if self.config.single_use {
+            step(
+                "jti",
+                match &jti {
+                    Some(j) if !j.is_empty() && j.len() <= 256 => Ok(()),
+                    _ => Err(format!(
+                        "trust provider {name} is single-use: the token needs a jti (1–256 characters)"
+                    )),
+                },
+            )?;
+        }
+        Ok(FederatedIdentity {
+            provider: name.clone(),
+            subject,
+            jti,
+            exp,
+            claims,
+        })
+    }
+
+    /// The bindings that match the identity, with why each other binding of
+    /// the provider does not.
+    pub fn matching_bindings(
+        &self,
+        identity: &FederatedIdentity,
+    ) -> (Vec<&Binding>, Vec<(&Binding, String)>) {
+        let mut matching = Vec::new();
+        let mut other = Vec::new();
+        for b in &self.bindings {
+            match b.check(&identity.subject, &identity.claims) {
+                Ok(()) => matching.push(b),
+                Err(why) => other.push((b, why)),
+            }
+        }
+        (matching, other)
+    }
+
+    /// The one client the identity becomes: `client_id` picks among several
+    /// bindings; the client must exist and be enabled.
+    pub fn choose_client(
+        &self,
+        identity: &FederatedIdentity,
+        client_id: Option<&str>,
+        clients: &ClientDirectory,
+    ) -> Result<Arc<CachedClient>, FederationError> {
+        let (matching, other) = self.matching_bindings(identity);
+        let name = &self.config.name;
+        let subject = &identity.subject;
+        let chosen = match client_id {
+            Some(id) => {
+                if matching.iter().any(|b| b.client_id.as_str() == id) {
+                    id.to_owned()
+                } else {
+                    let why = other
+                        .iter()
+                        .find(|(b, _)| b.client_id.as_str() == id)
+                        .map(|(_, why)| format!(" ({why})"))
+                        .unwrap_or_else(|| format!(" (client {id} has no binding to {name})"));
+                    return Err(refused(format!(
+                        "no binding of client {id} matches subject {subject} of trust provider {name}{why}"
+                    )));
+                }
+            }
+            None => {
+                let mut ids: Vec<&str> = matching.iter().map(|b| b.client_id.as_str()).collect();
+                ids.sort_unstable();
+                ids.dedup();
+                match ids.as_slice() {
+                    [one] => (*one).to_owned(),
+                    [] => {
+                        return Err(refused(format!(
+                            "no binding of trust provider {name} matches subject {subject}"
+                        )));
+                    }
+                    many => {
+                        return Err(refused(format!(
+                            "subject {subject} is bound to several clients ({}): send client_id",
+                            many.join(", ")
+                        )));
+                    }
+                }
+            }
+        };
+        let client = clients
+            .get(&chosen)
+            .ok_or_else(|| refused(format!("the bound client {chosen} does not exist")))?;
+        if !client.client.enabled {
+            return Err(refused(format!("client {chosen} is disabled")));
+        }
+        Ok(client)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peek_reads_iss_and_sub_only_from_a_jwt_shape() {
+        let payload = B64.encode(br#"{"iss":"https://k8s","sub":"system:serviceaccount:a:b"}"#);
+        let p = peek(&format!("e30.{payload}.sig")).unwrap();
+        assert_eq!(p.iss.as_deref(), Some("https://k8s"));
+        assert!(peek("not a jwt").is_none());
+        assert!(peek(&"a.".repeat(MAX_ASSERTION_BYTES)).is_none());
+    }
+}
