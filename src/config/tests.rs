@@ -92,6 +92,7 @@ fn every_documented_variable_is_read() {
         ("TOKEND_HTTP__TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.1"),
         ("TOKEND_TLS__CERT_FILE", "/c.pem"),
         ("TOKEND_TLS__KEY_FILE", "/k.pem"),
+        ("TOKEND_FEDERATION__FETCH_TIMEOUT", "7s"),
     ];
     assert_eq!(values.len(), Settings::ENV_VARS.len());
     let env = values
@@ -115,6 +116,7 @@ fn every_documented_variable_is_read() {
     assert_eq!(s.keys.jwks_max_age.as_secs(), 420);
     assert_eq!(s.keys.refresh_every.as_secs(), 3);
     assert_eq!(s.admin.scope, "ops");
+    assert_eq!(s.federation.fetch_timeout.as_secs(), 7);
     assert_eq!(s.log.format, LogFormat::Json);
     assert!(s.http.trusted_proxies.contains("10.1.2.3".parse().unwrap()));
     assert!(

@@ -108,7 +108,10 @@ impl ResponseError for ApiError {
 
 /// Checks the bearer token: issued here, active, for this issuer, with the
 /// admin scope. Returns the admin service acting as the calling client.
-fn authorize(req: &HttpRequest, state: &AppState) -> Result<crate::admin::Admin, ApiError> {
+pub(super) fn authorize(
+    req: &HttpRequest,
+    state: &AppState,
+) -> Result<crate::admin::Admin, ApiError> {
     let header =
         super::authorization(req).map_err(|e| ApiError::BadRequest(e.description.into_owned()))?;
     let token = header
@@ -152,7 +155,7 @@ const MAX_JSON: usize = 256 * 1024;
 /// Parses an admin JSON body, after authentication (SPEC §7): an empty body
 /// means the defaults; otherwise it must be `application/json` and every
 /// field known and of the right type, else 400 naming the field.
-async fn json_body<T: DeserializeOwned + Default>(
+pub(super) async fn json_body<T: DeserializeOwned + Default>(
     req: &HttpRequest,
     payload: web::Payload,
 ) -> Result<T, ApiError> {
@@ -201,17 +204,19 @@ fn query<T: DeserializeOwned>(req: &HttpRequest) -> Result<T, ApiError> {
 
 /// The client id from the raw path, percent-decoded exactly once, so ids
 /// with `/`, `%` or `:` (all allowed by RFC 6749) round-trip.
-fn client_id(req: &HttpRequest) -> Result<String, ApiError> {
+pub(super) fn client_id(req: &HttpRequest) -> Result<String, ApiError> {
     let raw = req.uri().path();
     let rest = raw
         .split_once("/admin/clients/")
         .map(|(_, r)| r)
         .unwrap_or_default();
-    let rest = match req.match_info().get("id") {
-        Some(_) if req.method() == actix_web::http::Method::POST => {
-            rest.strip_suffix("/secret").unwrap_or(rest)
-        }
-        _ => rest,
+    // The sub-resource the route matched (`…/secret`, `…/bindings`).
+    let suffix = req
+        .match_pattern()
+        .and_then(|p| p.rsplit_once("}/").map(|(_, s)| format!("/{s}")));
+    let rest = match &suffix {
+        Some(suffix) => rest.strip_suffix(suffix.as_str()).unwrap_or(rest),
+        None => rest,
     };
     percent_encoding::percent_decode_str(rest)
         .decode_utf8()

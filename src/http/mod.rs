@@ -1,6 +1,7 @@
 //! actix-web handlers, thin: extract, call one function, map the result.
 
 mod admin;
+mod admin_trust;
 pub mod forwarded;
 mod health;
 mod introspect;
@@ -74,6 +75,27 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .service(
                     resource("/clients/{id:.+}/secret", "POST")
                         .route(web::post().to(admin::rotate_secret)),
+                )
+                .service(
+                    resource("/clients/{id:.+}/bindings", "GET, POST, DELETE")
+                        .route(web::get().to(admin_trust::list_bindings))
+                        .route(web::post().to(admin_trust::bind))
+                        .route(web::delete().to(admin_trust::unbind)),
+                )
+                .service(
+                    resource("/trust-providers", "GET, POST")
+                        .route(web::get().to(admin_trust::list_providers))
+                        .route(web::post().to(admin_trust::add_provider)),
+                )
+                .service(
+                    resource("/trust-providers/{name}/test", "POST")
+                        .route(web::post().to(admin_trust::test_provider)),
+                )
+                .service(
+                    resource("/trust-providers/{name}", "GET, PATCH, DELETE")
+                        .route(web::get().to(admin_trust::get_provider))
+                        .route(web::patch().to(admin_trust::update_provider))
+                        .route(web::delete().to(admin_trust::remove_provider)),
                 )
                 .service(
                     resource("/clients/{id:.+}", "GET, PATCH, DELETE")

@@ -29,6 +29,8 @@ pub struct ErrorBody {
 #[allow(non_camel_case_types, dead_code)]
 pub enum GrantType {
     client_credentials,
+    #[schema(rename = "urn:ietf:params:oauth:grant-type:jwt-bearer")]
+    jwt_bearer,
 }
 
 /// The error responses every OAuth endpoint may give.
@@ -75,8 +77,11 @@ pub enum AdminErrors {
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct TokenForm {
-    /// Always `client_credentials`.
+    /// `client_credentials`, or the jwt-bearer grant (RFC 7523 §2.1) with
+    /// `assertion`, a workload identity token (SPEC §8).
     grant_type: GrantType,
+    /// With the jwt-bearer grant: the workload's JWT.
+    assertion: Option<String>,
     /// Space-delimited scopes.
     scope: Option<String>,
     /// Absolute URIs of the resources the token is for (repeatable).
@@ -194,6 +199,15 @@ impl Modify for Security {
         super::admin::key_plan,
         super::admin::rotate_keys,
         super::admin::revoke_key,
+        super::admin_trust::add_provider,
+        super::admin_trust::list_providers,
+        super::admin_trust::get_provider,
+        super::admin_trust::update_provider,
+        super::admin_trust::remove_provider,
+        super::admin_trust::test_provider,
+        super::admin_trust::list_bindings,
+        super::admin_trust::bind,
+        super::admin_trust::unbind,
         openapi_json,
     ),
     components(schemas(
@@ -201,6 +215,10 @@ impl Modify for Security {
         Status, NewClient, ClientUpdate, ClientView, ClientWithSecret, ClientListPage, ScopesInput,
         KeyView, KeyPlan, PlannedEvents, Rotation, KeyState, Algorithm, AuthMethod,
         super::admin::SecretRotation, super::admin::RotateRequest,
+        crate::admin::NewTrustProvider, crate::admin::TrustProviderUpdate, crate::admin::TrustProviderView,
+        crate::admin::BindingView, crate::admin::NewBinding, crate::admin::TrustTestReport,
+        crate::admin::BindingMatch, crate::domain::ProviderKind,
+        super::admin_trust::TrustTest, super::admin_trust::Unbind,
     )),
     modifiers(&Security),
     tags(
@@ -208,6 +226,7 @@ impl Modify for Security {
         (name = "discovery", description = "JWKS and metadata"),
         (name = "operations", description = "health"),
         (name = "admin", description = "client and key management"),
+        (name = "federation", description = "trust providers and client bindings (workload identity)"),
     )
 )]
 pub struct ApiDoc;
