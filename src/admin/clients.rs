@@ -421,6 +421,8 @@ impl Admin {
         if let Some(directory) = self.local_clients.get() {
             directory.remove(parsed.as_str());
         }
+        // Its bindings went with it.
+        self.refresh_local_trust().await?;
         self.audit("client.deleted", id, serde_json::json!({}))
             .await;
         Ok(())

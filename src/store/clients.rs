@@ -220,7 +220,7 @@ impl Store {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
-        Store::delete_bindings_of(&mut tx, id.as_str()).await?;
+        self.delete_bindings_of(&mut tx, id.as_str(), now).await?;
         changes::record(self.kind, &mut tx, changes::CLIENT, id.as_str(), now).await?;
         tx.commit().await?;
         Ok(())

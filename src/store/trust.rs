@@ -193,16 +193,22 @@ impl Store {
             .collect()
     }
 
-    /// Removes a deleted client's bindings (same transaction as nothing
-    /// else: a binding without its client matches no one anyway).
+    /// Removes a deleted client's bindings, in the deleting transaction;
+    /// replicas hear of it through a `trust` change.
     pub(super) async fn delete_bindings_of(
+        &self,
         tx: &mut sqlx::Transaction<'static, sqlx::Any>,
         client_id: &str,
+        now: i64,
     ) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM client_bindings WHERE client_id = $1")
+        let gone = sqlx::query("DELETE FROM client_bindings WHERE client_id = $1")
             .bind(client_id)
             .execute(&mut **tx)
-            .await?;
+            .await?
+            .rows_affected();
+        if gone > 0 {
+            changes::record(self.kind, tx, changes::TRUST, client_id, now).await?;
+        }
         Ok(())
     }
 }
