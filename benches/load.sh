@@ -105,6 +105,27 @@ for alg in RS256 ES256 EdDSA; do
         wrk_row "tokend introspect ES256" "http://127.0.0.1:$PORT/introspect" introspect.lua "$PID" \
             TOKEN="$token" CLIENT_ID=bench CLIENT_SECRET="$secret"
         wrk_row "tokend JWKS" "http://127.0.0.1:$PORT/.well-known/jwks.json" jwks.lua "$PID"
+        # Federation: a second tokend (ES256) is the workload's issuer; its
+        # token is the grant, reused per request as a Kubernetes token is.
+        a_port=$PORT a_pid=$PID
+        use_db issuer ES256
+        $BIN client create --name workload --id workload --audience "http://127.0.0.1:$a_port" --json >"$tmp/workload.json"
+        start_tokend
+        b_port=$PORT b_pid=$PID
+        workload_secret=$(json_field client_secret <"$tmp/workload.json")
+        assertion=$(curl -s -u "workload:$workload_secret" -d grant_type=client_credentials "http://127.0.0.1:$b_port/token" | json_field access_token)
+        use_db ES256 ES256
+        $BIN trust add issuer --issuer "http://127.0.0.1:$b_port" --discovery --allow-http >/dev/null
+        $BIN client create --name fed --id fed --auth-method federated --scope read >/dev/null
+        $BIN client bind fed --provider issuer --subject workload >/dev/null
+        PORT=$a_port PID=$a_pid
+        for _ in $(seq 1 100); do
+            code=$(curl -s -o /dev/null -w '%{http_code}' -d "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion=$assertion" "http://127.0.0.1:$PORT/token")
+            [ "$code" = 200 ] && break; sleep 0.05
+        done
+        [ "$code" = 200 ] || { echo "the federated client never got a token ($code)"; exit 1; }
+        wrk_row "tokend ES256 federated" "http://127.0.0.1:$PORT/token" federated.lua "$PID" ASSERTION="$assertion"
+        stop "$b_pid"
         stop "$PID"
         # Unknown ids and wrong secrets, each from one of 100,000 forwarded
         # addresses: the same answer in the same time, memory bounded.
@@ -180,6 +201,7 @@ for alg in RS256 ES256 EdDSA; do
     echo "tokend $alg / ceiling: $(ratio "${RPS[tokend $alg]}" "$ceiling")"
     echo "tokend $alg / signing ceiling $alg: $(ratio "${RPS[tokend $alg]}" "${RPS[ceiling $alg (signing)]}")"
 done
+echo "tokend ES256 federated (one foreign ES256 verify more) / tokend ES256 secret: $(ratio "${RPS[tokend ES256 federated]}" "${RPS[tokend ES256]}")"
 echo "tokend RS256 / RSA-2048 two-core signing limit: $(ratio "${RPS[tokend RS256]}" "$RSA_LIMIT")"
 echo "scale: $total clients / 10 clients: $(ratio "${RPS[scale: $total clients]}" "${RPS[scale: 10 clients]}")"
 mean_p50() { python3 -c "print(sum(float(x) for x in '$1'.split()) / len('$1'.split()))"; }

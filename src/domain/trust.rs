@@ -9,7 +9,9 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-/// GitHub's OIDC issuer, shared by every GitHub user (SPEC §8).
+/// GitHub's OIDC issuer, shared by every GitHub user (SPEC §8); the default
+/// issuer of a `github-actions` provider (GitHub Enterprise Server has its
+/// own, `https://HOST/_services/token`).
 pub const GITHUB_ACTIONS_ISSUER: &str = "https://token.actions.githubusercontent.com";
 
 /// What kind of platform issues the tokens; the presets of SPEC §8.
@@ -164,11 +166,6 @@ impl TrustProvider {
                     ));
                 }
             }
-        }
-        if self.kind == ProviderKind::GithubActions && self.issuer != GITHUB_ACTIONS_ISSUER {
-            return Err(format!(
-                "a github-actions provider's issuer is {GITHUB_ACTIONS_ISSUER}"
-            ));
         }
         if let KeySource::JwksUri { url } = &self.keys {
             let parsed =

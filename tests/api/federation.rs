@@ -618,3 +618,114 @@ async fn a_second_tokend_is_a_trust_provider_and_its_rotation_is_followed() {
     let (code, body) = grant(&a, &rotated, "").await;
     assert_eq!(code, 200, "{body}");
 }
+
+/// Two `tokend serve` processes on one PostgreSQL database: a provider and a
+/// binding added through one replica's admin API work on the other within
+/// 2 s, and a single-use token is accepted once across both.
+#[tokio::test]
+#[ignore = "needs PostgreSQL: ./test.sh runs it with TOKEND_TEST_DATABASE_URL"]
+async fn replicas_share_providers_bindings_and_single_use() {
+    use crate::process::Tokend;
+    assert!(
+        std::env::var("TOKEND_TEST_DATABASE_URL").is_ok_and(|v| !v.is_empty()),
+        "this test needs PostgreSQL: set TOKEND_TEST_DATABASE_URL=postgres://…"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDatabase::new(dir.path()).await;
+    let issuer = "https://auth.test";
+    let env = vec![
+        ("TOKEND_DATABASE_URL".to_owned(), db.url.clone()),
+        (
+            "TOKEND_MASTER_KEY_FILE".to_owned(),
+            dir.path().join("master.key").display().to_string(),
+        ),
+        ("TOKEND_ISSUER".to_owned(), issuer.to_owned()),
+        ("TOKEND_KEYS__ALGORITHM".to_owned(), "ES256".to_owned()),
+    ];
+    let replicas: Vec<Tokend> = (0..2).map(|_| Tokend::start(&env, dir.path())).collect();
+    let (code, admin, err) = replicas[0].cli(&[
+        "client",
+        "create",
+        "--name",
+        "ops",
+        "--id",
+        "ops",
+        "--scope",
+        "tokend:admin",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let secret = admin["client_secret"].as_str().unwrap().to_owned();
+    replicas[0].wait_for_client("ops", &secret);
+    let (_, token) = replicas[0].token("ops", &secret).await;
+    let bearer = format!("Bearer {}", token["access_token"].as_str().unwrap());
+    let http = reqwest::Client::new();
+    let post = |url: String, body: serde_json::Value| {
+        let req = http.post(url).header("Authorization", &bearer).json(&body);
+        async move { req.send().await.unwrap() }
+    };
+
+    let ci = Issuer::new("https://ci.example", Algorithm::ES256);
+    let created = post(
+        replicas[0].url("/admin/trust-providers"),
+        json!({"name": "ci", "issuer": ci.iss, "jwks": ci.jwks(), "single_use": true}),
+    )
+    .await;
+    assert_eq!(created.status(), 201, "{:?}", created.text().await);
+    let refused = post(
+        replicas[0].url("/admin/trust-providers"),
+        json!({"name": "x", "issuer": "https://x.example", "bearer_token_file": "/etc/shadow"}),
+    )
+    .await;
+    assert_eq!(
+        refused.status(),
+        400,
+        "files on the host are named from the CLI only"
+    );
+    let (code, _, err) = replicas[0].cli(&[
+        "client",
+        "create",
+        "--name",
+        "job",
+        "--id",
+        "job",
+        "--auth-method",
+        "federated",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let bound = post(
+        replicas[0].url("/admin/clients/job/bindings"),
+        json!({"provider": "ci", "subject": "pipeline-*"}),
+    )
+    .await;
+    assert_eq!(bound.status(), 201, "{:?}", bound.text().await);
+
+    let now = chrono::Utc::now().timestamp();
+    let mint = || {
+        ci.sign(
+            &json!({"iss": ci.iss, "sub": "pipeline-7", "aud": format!("{issuer}/token"),
+            "iat": now, "exp": now + 120, "jti": random_hex(8)}),
+        )
+    };
+    let exchange = |server: &Tokend, jwt: String| {
+        let req = http
+            .post(server.url("/token"))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(format!("grant_type={JWT_BEARER}&assertion={jwt}"));
+        async move { req.send().await.unwrap().status().as_u16() }
+    };
+    // The other replica honours provider and binding within 2 s.
+    let honoured = eventually(std::time::Duration::from_secs(2), || {
+        let attempt = exchange(&replicas[1], mint());
+        async move { attempt.await == 200 }
+    })
+    .await;
+    assert!(
+        honoured,
+        "replica 1 did not honour the new provider within 2 s"
+    );
+    // A single-use token: once, whichever replica sees it first.
+    let once = mint();
+    assert_eq!(exchange(&replicas[0], once.clone()).await, 200);
+    assert_eq!(exchange(&replicas[1], once.clone()).await, 400);
+    assert_eq!(exchange(&replicas[0], once).await, 400);
+}

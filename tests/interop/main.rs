@@ -8,6 +8,7 @@
 #[path = "../common/certs.rs"]
 mod certs;
 mod clients;
+mod federation;
 mod mod_auth_openidc;
 #[path = "../common/process.rs"]
 mod process;
