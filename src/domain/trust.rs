@@ -330,6 +330,17 @@ impl Binding {
                 return Err("a claim name is 1–128 characters".into());
             }
         }
+        let subject = self.subject.as_str();
+        if kind == ProviderKind::Kubernetes && !subject.starts_with("system:serviceaccount:") {
+            return Err(format!(
+                "a kubernetes subject is system:serviceaccount:NAMESPACE:NAME, not {subject:?}"
+            ));
+        }
+        if kind == ProviderKind::Spiffe && !subject.starts_with("spiffe://") {
+            return Err(format!(
+                "a spiffe subject is a SPIFFE ID (spiffe://…), not {subject:?}"
+            ));
+        }
         if kind == ProviderKind::GithubActions
             && !self.claims.iter().any(|(name, pattern)| {
                 GITHUB_OWNER_CLAIMS.contains(&name.as_str()) && pattern.is_literal()
@@ -451,7 +462,8 @@ mod tests {
                 .validate(ProviderKind::GithubActions)
                 .is_ok()
         );
-        assert!(b(vec![]).validate(ProviderKind::Kubernetes).is_ok());
+        assert!(b(vec![]).validate(ProviderKind::Kubernetes).is_err());
+        assert!(b(vec![]).validate(ProviderKind::Generic).is_ok());
         let claims = serde_json::json!({"repository_owner_id": "1234", "run": 7});
         assert!(
             b(vec![("repository_owner_id", "1234")])

@@ -589,7 +589,7 @@ impl JwksCache {
             inner.stats.fetch_failures.fetch_add(1, Ordering::Relaxed);
             e
         };
-        let mut last = Err(fail(format!("{issuer}: no metadata URL")));
+        let mut last = Err(format!("{issuer}: no metadata URL"));
         for (i, url) in metadata_urls.iter().enumerate() {
             inner.stats.metadata_fetches.fetch_add(1, Ordering::Relaxed);
             let response = self
@@ -628,7 +628,7 @@ impl JwksCache {
             }
             return Ok(metadata.jwks_uri);
         }
-        last
+        last.map_err(fail)
     }
 
     /// How long a response stays fresh: max-age less Age, within bounds.
