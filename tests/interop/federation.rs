@@ -107,6 +107,31 @@ fn ok(server: &Tokend, args: &[&str]) -> serde_json::Value {
     json
 }
 
+/// A CLI command line as the README writes it (no argument has a space).
+fn run(server: &Tokend, line: &str) -> serde_json::Value {
+    ok(server, &line.split_whitespace().collect::<Vec<_>>())
+}
+
+/// The Kubernetes provider `k8s` at the test issuer, and the federated
+/// client `orders` bound to service accounts matching `subject`.
+fn k8s_orders(server: &Tokend, issuers: &Issuers, subject: &str) {
+    run(
+        server,
+        &format!(
+            "trust add k8s --issuer {} --kind kubernetes --discovery --allow-http",
+            issuers.url("/k8s")
+        ),
+    );
+    run(
+        server,
+        "client create --name orders --id orders --auth-method federated --scope orders:read",
+    );
+    run(
+        server,
+        &format!("client bind orders --provider k8s --subject {subject}"),
+    );
+}
+
 fn claims_of(token: &str) -> serde_json::Value {
     use base64::Engine;
     let payload = token.split('.').nth(1).unwrap();
@@ -126,47 +151,7 @@ fn kubernetes_github_and_spiffe_workloads_get_tokens_without_a_secret() {
     let aud = server.issuer();
 
     // Kubernetes: discovery at the API server's issuer.
-    ok(
-        &server,
-        &[
-            "trust",
-            "add",
-            "k8s",
-            "--issuer",
-            &issuers.url("/k8s"),
-            "--kind",
-            "kubernetes",
-            "--discovery",
-            "--allow-http",
-        ],
-    );
-    ok(
-        &server,
-        &[
-            "client",
-            "create",
-            "--name",
-            "orders",
-            "--id",
-            "orders",
-            "--auth-method",
-            "federated",
-            "--scope",
-            "orders:read",
-        ],
-    );
-    ok(
-        &server,
-        &[
-            "client",
-            "bind",
-            "orders",
-            "--provider",
-            "k8s",
-            "--subject",
-            "system:serviceaccount:prod:orders",
-        ],
-    );
+    k8s_orders(&server, &issuers, "system:serviceaccount:prod:orders");
     let k8s = issuers.mint(
         "k8s",
         serde_json::json!({"aud": aud, "namespace": "prod", "serviceaccount": "orders"}),
@@ -359,44 +344,7 @@ fn hostile_issuers_give_clear_errors_and_never_hold_up_other_providers() {
     env.push(("TOKEND_FEDERATION__FETCH_TIMEOUT".into(), "2s".into()));
     let server = Tokend::start(&env, dir.path());
     let aud = server.issuer();
-    ok(
-        &server,
-        &[
-            "trust",
-            "add",
-            "k8s",
-            "--issuer",
-            &issuers.url("/k8s"),
-            "--kind",
-            "kubernetes",
-            "--allow-http",
-        ],
-    );
-    ok(
-        &server,
-        &[
-            "client",
-            "create",
-            "--name",
-            "orders",
-            "--id",
-            "orders",
-            "--auth-method",
-            "federated",
-        ],
-    );
-    ok(
-        &server,
-        &[
-            "client",
-            "bind",
-            "orders",
-            "--provider",
-            "k8s",
-            "--subject",
-            "system:serviceaccount:prod:*",
-        ],
-    );
+    k8s_orders(&server, &issuers, "system:serviceaccount:prod:*");
     for name in ["slow", "html", "redirect", "huge"] {
         ok(
             &server,
