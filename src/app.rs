@@ -184,9 +184,6 @@ impl Application {
                 .app_data(metrics_data.clone())
                 .app_data(proxies.clone())
                 .wrap(actix_web::middleware::from_fn(http::forwarded::resolve))
-                .wrap(actix_web::middleware::from_fn(
-                    crate::telemetry::request_id_header,
-                ))
                 .wrap(TracingLogger::<RequestSpan>::new())
                 .configure(http::routes)
         })

@@ -9,7 +9,6 @@ use crate::metrics::Metrics;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
-use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage, web};
 use std::time::Instant;
 use tracing::Span;
@@ -61,13 +60,35 @@ where
     let _ = result;
 }
 
-#[derive(Clone)]
 struct RequestMeta {
     id: String,
     start: Instant,
+    /// The client's address, noted by the forwarded-address middleware.
+    address: Option<std::net::IpAddr>,
 }
 
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// A request id: a process-random 64-bit start, then a counter pushed
+/// through a bijection (unique in the process, unguessable enough for a
+/// log key, and no call into the system's random source per request).
+fn new_request_id() -> String {
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static SEED: OnceLock<u64> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let seed = *SEED.get_or_init(|| {
+        use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+        let mut bytes = [0u8; 8];
+        let _ = SystemRandom::new().fill(&mut bytes);
+        u64::from_be_bytes(bytes)
+    });
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    // An odd multiplier is a bijection on u64; xor-shift spreads the bits.
+    let mut x = n.wrapping_add(seed).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    x ^= x >> 29;
+    format!("{x:016x}")
+}
 
 fn request_id(request: &ServiceRequest) -> String {
     let given = request
@@ -81,17 +102,13 @@ fn request_id(request: &ServiceRequest) -> String {
         });
     match given {
         Some(id) => id.to_owned(),
-        None => {
-            use aws_lc_rs::rand::{SecureRandom, SystemRandom};
-            let mut bytes = [0u8; 8];
-            let _ = SystemRandom::new().fill(&mut bytes);
-            // One allocation per request, not one per byte.
-            format!("{:016x}", u64::from_be_bytes(bytes))
-        }
+        None => new_request_id(),
     }
 }
 
-/// The root span of every request, and its one log line at the end.
+/// The root span of every request, and its one log line at the end. The
+/// span carries only what code below it notes (`client_id`, `outcome`);
+/// the rest goes on the final line, formatted once.
 pub struct RequestSpan;
 
 impl RootSpanBuilder for RequestSpan {
@@ -100,17 +117,13 @@ impl RootSpanBuilder for RequestSpan {
         let span = tracing::info_span!(
             "request",
             request_id = %id,
-            method = %request.method(),
-            route = tracing::field::Empty,
-            address = tracing::field::Empty,
             client_id = tracing::field::Empty,
             outcome = tracing::field::Empty,
-            status = tracing::field::Empty,
-            latency_ms = tracing::field::Empty,
         );
         request.extensions_mut().insert(RequestMeta {
             id,
             start: Instant::now(),
+            address: None,
         });
         span
     }
@@ -121,43 +134,39 @@ impl RootSpanBuilder for RequestSpan {
             return;
         };
         let request = response.request();
-        let meta = request.extensions().get::<RequestMeta>().cloned();
-        let elapsed = meta.map(|m| m.start.elapsed()).unwrap_or_default();
-        let route = request.match_pattern();
+        let (elapsed, address) = request
+            .extensions()
+            .get::<RequestMeta>()
+            .map(|m| (m.start.elapsed(), m.address))
+            .unwrap_or_default();
+        let route = request.match_name();
         if let Some(metrics) = request.app_data::<web::Data<Metrics>>() {
-            metrics.observe(route.as_deref(), elapsed.as_secs_f64());
+            metrics.observe(route, elapsed.as_secs_f64());
         }
         let status = response.status().as_u16();
-        span.record("route", route.as_deref().unwrap_or("unmatched"));
-        span.record("status", status);
-        span.record(
-            "latency_ms",
-            (elapsed.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0,
-        );
+        let latency_ms = (elapsed.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0;
+        let method = request.method().as_str();
+        let route = route.unwrap_or("unmatched");
+        let address = address.map(tracing::field::display);
         span.in_scope(|| {
             if response.status().is_server_error() {
-                tracing::error!("request");
+                tracing::error!(method, route, address, status, latency_ms, "request");
             } else {
-                tracing::info!("request");
+                tracing::info!(method, route, address, status, latency_ms, "request");
             }
         });
     }
 }
 
-/// Echoes the request id in the response, for correlating with the log.
-pub async fn request_id_header(
-    request: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, Error> {
-    let id = request
-        .extensions()
-        .get::<RequestMeta>()
-        .map(|m| m.id.clone());
-    let mut response = next.call(request).await?;
-    if let Some(id) = id.and_then(|id| HeaderValue::from_str(&id).ok()) {
-        response.headers_mut().insert(REQUEST_ID.clone(), id);
-    }
-    Ok(response)
+/// The request id as a response header value, to echo it for correlating
+/// with the log (the outer middleware in `http` adds it to the response).
+pub fn request_id_header(request: &ServiceRequest) -> Option<(HeaderName, HeaderValue)> {
+    let extensions = request.extensions();
+    let id = &extensions.get::<RequestMeta>()?.id;
+    // Ids are ASCII by construction (generated hex or a filtered header).
+    HeaderValue::from_str(id)
+        .ok()
+        .map(|v| (REQUEST_ID.clone(), v))
 }
 
 /// Notes on the current request's log line who the client is and how the
@@ -170,7 +179,10 @@ pub fn record_outcome(outcome: &str) {
     Span::current().record("outcome", outcome);
 }
 
-/// Notes the client's address (the peer, or what a trusted proxy forwarded).
-pub fn record_address(address: std::net::IpAddr) {
-    Span::current().record("address", tracing::field::display(address));
+/// Notes the client's address (the peer, or what a trusted proxy forwarded)
+/// for the request's log line.
+pub fn note_address(request: &ServiceRequest, address: std::net::IpAddr) {
+    if let Some(meta) = request.extensions_mut().get_mut::<RequestMeta>() {
+        meta.address = Some(address);
+    }
 }

@@ -143,7 +143,9 @@ pub fn resolve_origin(
 }
 
 /// Middleware: resolves the origin once per request, keeps it in the
-/// request's extensions and notes the address on the request's log line.
+/// request's extensions and notes the address on the request's log line;
+/// echoes the request id in the response (one layer for both: each
+/// middleware layer costs a boxed future per request).
 pub async fn resolve(
     request: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -159,10 +161,15 @@ pub async fn resolve(
                 https,
             },
         };
-        crate::telemetry::record_address(origin.address);
+        crate::telemetry::note_address(&request, origin.address);
         request.extensions_mut().insert(origin);
     }
-    next.call(request).await
+    let request_id = crate::telemetry::request_id_header(&request);
+    let mut response = next.call(request).await?;
+    if let Some((name, value)) = request_id {
+        response.headers_mut().insert(name, value);
+    }
+    Ok(response)
 }
 
 #[cfg(test)]
