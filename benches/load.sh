@@ -75,7 +75,9 @@ start_tokend() {
 }
 use_db() { # NAME ALG
     export TOKEND_DATABASE_URL="sqlite://$tmp/$1.db" TOKEND_MASTER_KEY_FILE="$tmp/$1.key" \
-        TOKEND_KEYS__ALGORITHM=$2 RUST_LOG=warn
+        TOKEND_KEYS__ALGORITHM=$2
+    # Request logging on (info, one line per request), as in production.
+    unset RUST_LOG
 }
 stop() { kill "$1"; wait "$1" 2>/dev/null || true; }
 

@@ -369,7 +369,7 @@ impl ClientAuthenticator {
             leeway: self.leeway,
             now: now.timestamp(),
         };
-        let identity = provider.verify(jwt, &rules, &mut |_| {}).await?;
+        let identity = provider.verify_cached(jwt, &rules, &self.trust).await?;
         let client = provider.choose_client(&identity, client_id, &self.clients)?;
         let name = &provider.config.name;
         if provider.config.single_use {

@@ -51,7 +51,25 @@ struct Trust {
 pub struct TrustDirectory {
     current: ArcSwap<Trust>,
     fetch_timeout: Duration,
+    /// Workload tokens whose signature already verified (see [`Verified`]).
+    verified: quick_cache::sync::Cache<[u8; 32], Arc<Verified>>,
 }
+
+/// Workload tokens whose signature verified, by SHA-256 of the token: a
+/// Kubernetes or SPIFFE token is presented again and again until it expires,
+/// and its signature (a P-256 or RSA verification, several times the cost of
+/// signing tokend's own token) need not be checked each time. A hit counts
+/// only for the same provider while the key is still in its set; every
+/// claim and binding is checked on every request. Single-use providers skip
+/// it (a token is used once).
+pub struct Verified {
+    provider: String,
+    kid: String,
+    payload: Vec<u8>,
+}
+
+/// Workload tokens remembered as signature-checked (about 1–2 KiB each).
+const VERIFIED_CAPACITY: usize = 10_000;
 
 /// The key-source part of a provider's settings: while it stays the same, a
 /// reload keeps the provider's JWKS cache (and the keys in it).
@@ -115,6 +133,7 @@ impl TrustDirectory {
         Self {
             current: ArcSwap::from_pointee(Trust::default()),
             fetch_timeout,
+            verified: quick_cache::sync::Cache::new(VERIFIED_CAPACITY),
         }
     }
 
@@ -254,11 +273,65 @@ pub struct ClaimRules<'a> {
 impl Provider {
     /// Verifies the signature and the claims of `jwt`, reporting each check
     /// to `report` (a no-op on the token path).
+    fn has_key(&self, kid: &str) -> bool {
+        match &self.keys {
+            ProviderKeys::Inline(keys) => keys.get(kid).is_some(),
+            ProviderKeys::Remote(cache) => cache.has_cached_kid(kid),
+            ProviderKeys::Broken(_) => false,
+        }
+    }
+
+    /// [`Provider::verify`], skipping the signature of a token whose
+    /// signature this provider's key already verified.
+    pub async fn verify_cached(
+        &self,
+        jwt: &str,
+        rules: &ClaimRules<'_>,
+        directory: &TrustDirectory,
+    ) -> Result<FederatedIdentity, FederationError> {
+        if self.config.single_use || jwt.len() > MAX_ASSERTION_BYTES {
+            return self.verify(jwt, rules, &mut |_| {}).await;
+        }
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, jwt.as_bytes());
+        let key: [u8; 32] = digest.as_ref().try_into().expect("SHA-256 is 32 bytes");
+        if let Some(hit) = directory.verified.get(&key)
+            && hit.provider == self.config.name
+            && self.has_key(&hit.kid)
+        {
+            return self.check_claims(&hit.payload, rules, &mut |_| {});
+        }
+        let mut seen = None;
+        let identity = self.verify_with(jwt, rules, &mut |_| {}, &mut seen).await?;
+        if let Some((kid, payload)) = seen {
+            directory.verified.insert(
+                key,
+                Arc::new(Verified {
+                    provider: self.config.name.clone(),
+                    kid,
+                    payload,
+                }),
+            );
+        }
+        Ok(identity)
+    }
+
     pub async fn verify(
         &self,
         jwt: &str,
         rules: &ClaimRules<'_>,
         report: &mut dyn FnMut(CheckResult),
+    ) -> Result<FederatedIdentity, FederationError> {
+        self.verify_with(jwt, rules, report, &mut None).await
+    }
+
+    /// Verifies the signature and the claims of `jwt`; `verified` receives
+    /// the key id and payload once the signature holds.
+    async fn verify_with(
+        &self,
+        jwt: &str,
+        rules: &ClaimRules<'_>,
+        report: &mut dyn FnMut(CheckResult),
+        verified_out: &mut Option<(String, Vec<u8>)>,
     ) -> Result<FederatedIdentity, FederationError> {
         let name = &self.config.name;
         let mut step = |check: &'static str, result: Result<(), String>| {
@@ -328,7 +401,28 @@ impl Provider {
                 return Err(FederationError::Refused(why));
             }
         };
-        let claims: serde_json::Value = serde_json::from_slice(&verified.payload)
+        let identity = self.check_claims(&verified.payload, rules, report)?;
+        *verified_out = Some((verified.kid, verified.payload));
+        Ok(identity)
+    }
+
+    /// Every check after the signature, on the token's payload.
+    fn check_claims(
+        &self,
+        payload: &[u8],
+        rules: &ClaimRules<'_>,
+        report: &mut dyn FnMut(CheckResult),
+    ) -> Result<FederatedIdentity, FederationError> {
+        let name = &self.config.name;
+        let mut step = |check: &'static str, result: Result<(), String>| {
+            report(CheckResult {
+                check,
+                ok: result.is_ok(),
+                detail: result.as_ref().err().cloned().unwrap_or_default(),
+            });
+            result.map_err(FederationError::Refused)
+        };
+        let claims: serde_json::Value = serde_json::from_slice(payload)
             .ok()
             .filter(serde_json::Value::is_object)
             .ok_or_else(|| refused("the token's claims are not a JSON object"))?;

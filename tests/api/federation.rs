@@ -729,3 +729,41 @@ async fn replicas_share_providers_bindings_and_single_use() {
     assert_eq!(exchange(&replicas[1], once.clone()).await, 400);
     assert_eq!(exchange(&replicas[0], once).await, 400);
 }
+
+#[tokio::test]
+async fn a_reused_token_is_verified_once_but_refused_once_its_key_is_gone() {
+    let (app, k8s) = k8s_setup().await;
+    let jwt = k8s.sign(&k8s.k8s_claims(&app.issuer, "prod", "orders"));
+    for _ in 0..3 {
+        assert_eq!(grant(&app, &jwt, "").await.0, 200);
+    }
+    // The cluster's key rotated away: the remembered signature no longer counts.
+    let rotated = Issuer::new(&k8s.iss, Algorithm::RS256);
+    app.admin()
+        .update_trust_provider(
+            "k8s",
+            tokend::admin::TrustProviderUpdate {
+                jwks: Some(rotated.jwks()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let (code, body) = grant(&app, &jwt, "").await;
+    assert_eq!(code, 400, "{body}");
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("has kid"),
+        "{body}"
+    );
+    // A binding removed takes effect for a remembered token at once too.
+    let fresh = rotated.sign(&rotated.k8s_claims(&app.issuer, "prod", "orders"));
+    assert_eq!(grant(&app, &fresh, "").await.0, 200);
+    app.admin()
+        .unbind_client("orders", "k8s", "system:serviceaccount:prod:orders")
+        .await
+        .unwrap();
+    assert_eq!(grant(&app, &fresh, "").await.0, 400);
+}

@@ -401,6 +401,15 @@ impl JwksCache {
             .map(|s| s.keys.kids().map(str::to_owned).collect())
     }
 
+    /// Whether the cached set (nothing is fetched) has a key with this `kid`.
+    pub fn has_cached_kid(&self, kid: &str) -> bool {
+        self.inner
+            .snapshot
+            .load()
+            .as_ref()
+            .is_some_and(|s| s.keys.get(kid).is_some())
+    }
+
     pub fn stats(&self) -> Stats {
         let s = &self.inner.stats;
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
