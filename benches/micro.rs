@@ -95,10 +95,12 @@ fn issuance(c: &mut Criterion) {
             b.to_async(&rt).iter(|| async {
                 tokens
                     .token(
-                        Some(b"application/x-www-form-urlencoded"),
-                        Some(header.as_bytes()),
+                        tokend::oauth::RequestContext {
+                            content_type: Some(b"application/x-www-form-urlencoded"),
+                            authorization: Some(header.as_bytes()),
+                            ..Default::default()
+                        },
                         b"grant_type=client_credentials&scope=read",
-                        None,
                     )
                     .await
                     .unwrap()

@@ -23,6 +23,7 @@ pub const OUTCOMES: &[&str] = &[
     "unsupported_grant_type",
     "invalid_scope",
     "invalid_target",
+    "invalid_dpop_proof",
     "temporarily_unavailable",
     "server_error",
 ];

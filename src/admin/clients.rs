@@ -73,6 +73,8 @@ pub struct NewClient {
     /// its own tokens and those whose `aud` names it. Default: true for a
     /// client without grants (a resource server), false otherwise.
     pub may_introspect: Option<bool>,
+    /// Every token request must carry a DPoP proof (RFC 9449).
+    pub require_dpop: Option<bool>,
 }
 
 /// A partial update; absent fields keep their value. An empty string clears
@@ -97,6 +99,7 @@ pub struct ClientUpdate {
     pub grant_types: Option<Vec<String>>,
     pub enabled: Option<bool>,
     pub may_introspect: Option<bool>,
+    pub require_dpop: Option<bool>,
 }
 
 /// A client as the CLI and the API show it: never a secret or its hash.
@@ -114,6 +117,7 @@ pub struct ClientView {
     pub grant_types: Vec<&'static str>,
     pub enabled: bool,
     pub may_introspect: bool,
+    pub require_dpop: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub jwks: Option<serde_json::Value>,
@@ -141,6 +145,7 @@ impl From<&Client> for ClientView {
             },
             enabled: c.enabled,
             may_introspect: c.may_introspect,
+            require_dpop: c.require_dpop,
             jwks: c.jwks.clone(),
             previous_secret_valid_until: c.secrets.previous.as_ref().map(|(_, until)| *until),
             created_at: c.created_at,
@@ -271,6 +276,7 @@ impl Admin {
             may_introspect: new
                 .may_introspect
                 .unwrap_or(new.grant_types.as_ref().is_some_and(|g| g.is_empty())),
+            require_dpop: new.require_dpop.unwrap_or(false),
         };
         check_client(&client)?;
         self.store
@@ -331,6 +337,7 @@ impl Admin {
             ("grant_types", update.grant_types.is_some()),
             ("enabled", update.enabled.is_some()),
             ("may_introspect", update.may_introspect.is_some()),
+            ("require_dpop", update.require_dpop.is_some()),
         ]
         .into_iter()
         .filter_map(|(name, set)| set.then_some(name))
@@ -371,6 +378,9 @@ impl Admin {
         }
         if let Some(enabled) = update.enabled {
             c.enabled = enabled;
+        }
+        if let Some(require) = update.require_dpop {
+            c.require_dpop = require;
         }
         if let Some(may) = update.may_introspect {
             c.may_introspect = may;

@@ -288,6 +288,10 @@ pub struct ClientFields {
     /// --no-grant client (a resource server) may by default.
     #[arg(long, value_name = "true|false")]
     pub introspect: Option<bool>,
+    /// Every token request must carry a DPoP proof (RFC 9449): the client's
+    /// tokens are always bound to its key.
+    #[arg(long, value_name = "true|false", num_args = 0..=1, default_missing_value = "true")]
+    pub require_dpop: Option<bool>,
 }
 
 #[derive(Debug, Subcommand)]

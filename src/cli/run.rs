@@ -259,6 +259,7 @@ async fn client_command(
                     jwks: read_jwks(&args.fields.jwks_file)?,
                     grant_types: args.no_grant.then(Vec::new),
                     may_introspect: args.fields.introspect,
+                    require_dpop: args.fields.require_dpop,
                 })
                 .await?;
             out.print(&created, || describe_secret(&created));
@@ -344,6 +345,7 @@ async fn client_command(
                         auth_method: f.auth_method,
                         jwks: read_jwks(&f.jwks_file)?,
                         may_introspect: f.introspect,
+                        require_dpop: f.require_dpop,
                         ..ClientUpdate::default()
                     },
                 )

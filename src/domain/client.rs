@@ -138,6 +138,9 @@ pub struct Client {
     pub tokens_valid_since: Option<DateTime<Utc>>,
     /// May introspect tokens that do not name it (RFC 7662 §4).
     pub may_introspect: bool,
+    /// Every token request must carry a DPoP proof (RFC 9449): its tokens
+    /// are always bound to its key.
+    pub require_dpop: bool,
 }
 
 impl Client {

@@ -106,6 +106,7 @@ mod tests {
             updated_at: Utc::now(),
             tokens_valid_since: None,
             may_introspect: false,
+            require_dpop: false,
         }
     }
 

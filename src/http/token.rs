@@ -53,6 +53,7 @@ pub async fn read_body(
 #[utoipa::path(post, path = "/token", tag = "oauth",
     request_body(content = super::openapi::TokenForm, content_type = "application/x-www-form-urlencoded"),
     security((), ("client_basic" = [])),
+    params(("DPoP" = Option<String>, Header, description = "a DPoP proof (RFC 9449): the token is bound to its key")),
     responses(
         (status = 200, description = "an RFC 9068 access token", body = crate::oauth::TokenResponse,
             headers(("Cache-Control" = String), ("Pragma" = String))),
@@ -65,13 +66,36 @@ pub async fn token(
 ) -> Result<HttpResponse, OAuthError> {
     let body = read_body(&req, payload, MAX_BODY).await?;
     let headers = req.headers();
+    let mut proofs = headers.get_all("dpop");
+    let dpop = proofs.next().map(|v| v.as_bytes());
+    if proofs.next().is_some() {
+        return Err(OAuthError::invalid_dpop_proof(
+            "more than one DPoP header (RFC 9449 §4.3)",
+        ));
+    }
+    let origin = super::forwarded::client_origin(&req);
+    // The URL as this request addressed it; the issuer's token endpoint URL
+    // is always accepted too (what a client behind a proxy sees).
+    let url = dpop.and_then(|_| {
+        let host = headers.get(header::HOST)?.to_str().ok()?;
+        let scheme = if origin.is_some_and(|o| o.https) {
+            "https"
+        } else {
+            "http"
+        };
+        Some(format!("{scheme}://{host}/token"))
+    });
     let response = state
         .tokens
         .token(
-            headers.get(header::CONTENT_TYPE).map(|v| v.as_bytes()),
-            super::authorization(&req)?,
+            crate::oauth::RequestContext {
+                content_type: headers.get(header::CONTENT_TYPE).map(|v| v.as_bytes()),
+                authorization: super::authorization(&req)?,
+                dpop,
+                url: url.as_deref(),
+                address: origin.map(|o| o.address),
+            },
             &body,
-            super::forwarded::client_origin(&req).map(|o| o.address),
         )
         .await?;
     Ok(HttpResponse::Ok()

@@ -18,6 +18,8 @@ pub enum ErrorCode {
     UnsupportedGrantType,
     InvalidScope,
     InvalidTarget,
+    /// RFC 9449 §5: the DPoP proof is invalid.
+    InvalidDpopProof,
     TemporarilyUnavailable,
     ServerError,
     NotFound,
@@ -34,6 +36,7 @@ impl ErrorCode {
             ErrorCode::UnsupportedGrantType => "unsupported_grant_type",
             ErrorCode::InvalidScope => "invalid_scope",
             ErrorCode::InvalidTarget => "invalid_target",
+            ErrorCode::InvalidDpopProof => "invalid_dpop_proof",
             ErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
             ErrorCode::ServerError => "server_error",
             ErrorCode::NotFound => "not_found",
@@ -89,6 +92,11 @@ impl OAuthError {
     /// subject token) is invalid.
     pub fn invalid_grant(d: impl Into<Cow<'static, str>>) -> Self {
         Self::new(ErrorCode::InvalidGrant, StatusCode::BAD_REQUEST, d)
+    }
+
+    /// RFC 9449 §5 `invalid_dpop_proof`.
+    pub fn invalid_dpop_proof(d: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorCode::InvalidDpopProof, StatusCode::BAD_REQUEST, d)
     }
 
     pub fn authentication_failed() -> Self {

@@ -26,7 +26,11 @@ pub struct ActiveToken {
     pub iat: i64,
     pub nbf: i64,
     pub jti: String,
+    /// `Bearer`, or `DPoP` for a token bound to a DPoP key (RFC 9449 §6.2).
     pub token_type: &'static str,
+    /// The token's confirmation (`jkt`, `x5t#S256`), when it is bound.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<serde_json::Value>,
 }
 
 /// `{"active": false}`, or `{"active": true, …claims}`.
@@ -133,8 +137,13 @@ impl TokenInspector {
                     exp: c.exp,
                     iat: c.iat,
                     nbf: c.nbf,
+                    token_type: if c.extra.get("cnf").and_then(|cnf| cnf.get("jkt")).is_some() {
+                        "DPoP"
+                    } else {
+                        "Bearer"
+                    },
+                    cnf: c.extra.get("cnf").cloned(),
                     jti: c.jti,
-                    token_type: "Bearer",
                 }),
             },
             None => Introspection::inactive(),

@@ -17,7 +17,7 @@ pub fn render_metadata(issuer: &str, scopes: &[String]) -> Bytes {
         "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
         "introspection_endpoint": format!("{issuer}/introspect"),
         "revocation_endpoint": format!("{issuer}/revoke"),
-        "grant_types_supported": ["client_credentials"],
+        "grant_types_supported": ["client_credentials", super::token::JWT_BEARER_GRANT],
         "token_endpoint_auth_methods_supported": methods,
         "token_endpoint_auth_signing_alg_values_supported": algs,
         "introspection_endpoint_auth_methods_supported": methods,
@@ -25,6 +25,10 @@ pub fn render_metadata(issuer: &str, scopes: &[String]) -> Bytes {
         "revocation_endpoint_auth_methods_supported": methods,
         "revocation_endpoint_auth_signing_alg_values_supported": algs,
         "scopes_supported": scopes,
+        "dpop_signing_alg_values_supported": tokend_verify::dpop::DPOP_ALGORITHMS
+            .iter()
+            .map(|a| a.name())
+            .collect::<Vec<_>>(),
     });
     Bytes::from(serde_json::to_vec(&doc).expect("metadata serializes"))
 }

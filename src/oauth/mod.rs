@@ -29,4 +29,4 @@ pub use form::{Form, FormError, form_urlencoded_decode};
 pub use introspect::{Introspection, MAX_REVOKED_PER_CLIENT, TokenInspector, VerifiedTokens};
 pub use metadata::render_metadata;
 pub use secret::{ClientSecret, generate_secret, hash_secret, verify_secret};
-pub use token::{TokenIssuer, TokenResponse, parse_form};
+pub use token::{RequestContext, TokenIssuer, TokenResponse, parse_form};

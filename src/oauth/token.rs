@@ -34,6 +34,12 @@ enum Aud<'a> {
     Many(Vec<&'a str>),
 }
 
+/// RFC 7800 / RFC 9449 §6: the key a token is bound to.
+#[derive(Serialize)]
+struct Confirmation<'a> {
+    jkt: &'a str,
+}
+
 #[derive(Serialize)]
 struct Claims<'a> {
     iss: &'a str,
@@ -45,6 +51,21 @@ struct Claims<'a> {
     jti: &'a str,
     client_id: &'a str,
     scope: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cnf: Option<Confirmation<'a>>,
+}
+
+/// What a token request came with besides its body.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct RequestContext<'a> {
+    pub content_type: Option<&'a [u8]>,
+    pub authorization: Option<&'a [u8]>,
+    /// The `DPoP` header (RFC 9449 §4), when there is exactly one.
+    pub dpop: Option<&'a [u8]>,
+    /// The token endpoint URL as this request addressed it (scheme and host
+    /// as the client saw them, behind a trusted proxy the forwarded ones).
+    pub url: Option<&'a str>,
+    pub address: Option<std::net::IpAddr>,
 }
 
 /// How a token request is counted (metrics labels from fixed sets).
@@ -91,6 +112,56 @@ pub fn parse_form(content_type: Option<&[u8]>, body: &[u8]) -> Result<Form, OAut
     Form::parse(body).map_err(|e| OAuthError::invalid_request(e.to_string()))
 }
 
+impl TokenIssuer {
+    /// RFC 9449 §4.3: a proof for this endpoint, fresh, signed by its key.
+    fn check_proof(
+        &self,
+        header: &[u8],
+        url: Option<&str>,
+        now: i64,
+    ) -> Result<tokend_verify::dpop::DpopProof, OAuthError> {
+        let proof = std::str::from_utf8(header)
+            .map_err(|_| OAuthError::invalid_dpop_proof("the DPoP header is not ASCII"))?;
+        let mut urls = vec![format!("{}/token", self.issuer)];
+        urls.extend(url.map(str::to_owned));
+        tokend_verify::dpop::verify_proof(
+            proof.trim(),
+            &tokend_verify::dpop::ProofRequest {
+                method: "POST",
+                urls: &urls,
+                now,
+                leeway: self.auth.leeway,
+                access_token: None,
+            },
+        )
+        .map_err(|e| OAuthError::invalid_dpop_proof(e.to_string()))
+    }
+
+    /// A proof's `jti` once, on every replica (the database decides), kept
+    /// as long as its `iat` could still be accepted.
+    async fn spend_proof(&self, proof: &tokend_verify::dpop::DpopProof) -> Result<(), OAuthError> {
+        let fresh = self
+            .auth
+            .replays
+            .first_use(
+                &format!("dpop:{}\n{}", proof.jkt, proof.jti),
+                proof.iat + 2 * self.auth.leeway + 1,
+            )
+            .await
+            .map_err(|e| {
+                tracing::warn!(error = %e, "recording a DPoP proof's use failed");
+                OAuthError::unavailable("cannot record the DPoP proof; retry")
+            })?;
+        if fresh {
+            Ok(())
+        } else {
+            Err(OAuthError::invalid_dpop_proof(
+                "the DPoP proof was already used (jti replay)",
+            ))
+        }
+    }
+}
+
 /// RFC 7523 §2.1: a JWT as an authorization grant.
 pub const JWT_BEARER_GRANT: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 
@@ -128,18 +199,14 @@ impl TokenIssuer {
     /// counts the outcome and notes it on the request's log line.
     pub async fn token(
         &self,
-        content_type: Option<&[u8]>,
-        authorization: Option<&[u8]>,
+        request: RequestContext<'_>,
         body: &[u8],
-        address: Option<std::net::IpAddr>,
     ) -> Result<TokenResponse, OAuthError> {
         let mut labels = Labels {
             grant: "other",
             method: "none",
         };
-        let result = self
-            .issue(content_type, authorization, body, address, &mut labels)
-            .await;
+        let result = self.issue(request, body, &mut labels).await;
         let outcome = match &result {
             Ok(_) => "issued",
             Err(e) => e.code.as_str(),
@@ -152,12 +219,16 @@ impl TokenIssuer {
 
     async fn issue(
         &self,
-        content_type: Option<&[u8]>,
-        authorization: Option<&[u8]>,
+        request: RequestContext<'_>,
         body: &[u8],
-        address: Option<std::net::IpAddr>,
         labels: &mut Labels,
     ) -> Result<TokenResponse, OAuthError> {
+        let RequestContext {
+            content_type,
+            authorization,
+            address,
+            ..
+        } = request;
         let form = parse_form(content_type, body)?;
         let bad = |e: super::FormError| OAuthError::invalid_request(e.to_string());
         let jwt_bearer = match form.single("grant_type").map_err(bad)? {
@@ -191,6 +262,12 @@ impl TokenIssuer {
             targets.push(Audience::parse(audience).map_err(OAuthError::invalid_target)?);
         }
         let now = self.clock.now();
+        // The proof is checked before the client (it needs no client); its
+        // jti is spent only once the token is granted.
+        let proof = request
+            .dpop
+            .map(|header| self.check_proof(header, request.url, now.timestamp()))
+            .transpose()?;
         let client = if jwt_bearer {
             labels.method = "federated";
             self.workload_grant(authorization, &form, now, address)
@@ -210,6 +287,11 @@ impl TokenIssuer {
         if !client.client.grant_client_credentials {
             return Err(OAuthError::unauthorized_client(
                 "this client may not get tokens (it has no grant)",
+            ));
+        }
+        if proof.is_none() && client.client.require_dpop {
+            return Err(OAuthError::invalid_request(
+                "this client must send a DPoP proof (RFC 9449): its tokens are bound to its key",
             ));
         }
         let grant = self
@@ -238,7 +320,11 @@ impl TokenIssuer {
             jti: &jti,
             client_id: client.client.id.as_str(),
             scope: &scope,
+            cnf: proof.as_ref().map(|p| Confirmation { jkt: &p.jkt }),
         };
+        if let Some(proof) = &proof {
+            self.spend_proof(proof).await?;
+        }
         let mut json = serde_json::to_vec(&claims).expect("claims serialize");
         if !client.extra_claims.is_empty() {
             json.pop();
@@ -255,7 +341,7 @@ impl TokenIssuer {
         })?;
         Ok(TokenResponse {
             access_token,
-            token_type: "Bearer",
+            token_type: if proof.is_some() { "DPoP" } else { "Bearer" },
             expires_in: ttl,
             scope,
         })

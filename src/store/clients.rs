@@ -13,7 +13,7 @@ macro_rules! columns {
         "client_id, name, secret_hash, previous_secret_hash, previous_secret_until, \
          scopes, default_scopes, audiences, token_ttl_secs, claims, auth_method, \
          grant_client_credentials, jwks, enabled, created_at, updated_at, \
-         tokens_valid_since, may_introspect"
+         tokens_valid_since, may_introspect, require_dpop"
     };
 }
 
@@ -93,6 +93,7 @@ fn from_row(row: &AnyRow) -> Result<Client, StoreError> {
         updated_at: ts(row.try_get("updated_at")?),
         tokens_valid_since: row.try_get::<Option<i64>, _>("tokens_valid_since")?.map(ts),
         may_introspect: row.try_get::<i64, _>("may_introspect")? != 0,
+        require_dpop: row.try_get::<i64, _>("require_dpop")? != 0,
     })
 }
 
@@ -141,6 +142,7 @@ fn bind_all<'q>(
         .bind(c.updated_at.timestamp())
         .bind(c.tokens_valid_since.map(|t| t.timestamp()))
         .bind(i64::from(c.may_introspect))
+        .bind(i64::from(c.require_dpop))
 }
 
 impl Store {
@@ -151,7 +153,7 @@ impl Store {
             sqlx::query(concat!(
                 "INSERT INTO clients (",
                 columns!(),
-                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
             )),
             c,
             &cols,
@@ -188,7 +190,7 @@ impl Store {
             sqlx::query(concat!(
                 "UPDATE clients SET (",
                 columns!(),
-                ") = ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
+                ") = ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) \
                  WHERE client_id = $1"
             )),
             c,

@@ -102,7 +102,10 @@ async fn metadata_at_both_paths_with_absolute_urls() {
         );
         assert_eq!(
             doc["grant_types_supported"],
-            serde_json::json!(["client_credentials"])
+            serde_json::json!([
+                "client_credentials",
+                "urn:ietf:params:oauth:grant-type:jwt-bearer"
+            ])
         );
         let methods = serde_json::json!([
             "client_secret_basic",

@@ -5,6 +5,7 @@ mod admin;
 mod certs;
 mod cli;
 mod deploy;
+mod dpop;
 mod federation;
 mod helpers;
 mod introspection;

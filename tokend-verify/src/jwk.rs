@@ -95,6 +95,19 @@ impl VerifyingKey {
         self.alg
     }
 
+    /// A public key from a JWK that carries no `kid` (a DPoP proof's `jwk`),
+    /// for `alg`, which the key's type must fit (an RSA key takes the alg
+    /// the proof names).
+    pub fn from_public_jwk(jwk: &serde_json::Value, alg: Algorithm) -> Option<Self> {
+        let mut jwk = jwk.clone();
+        let object = jwk.as_object_mut()?;
+        object.insert("kid".into(), serde_json::Value::String(String::new()));
+        object.insert("alg".into(), serde_json::Value::String(alg.name().into()));
+        object.remove("use");
+        object.remove("key_ops");
+        parse_jwk(jwk, &[alg], None).ok()
+    }
+
     /// Whether `signature` is this key's signature of `message`.
     pub fn verifies(&self, message: &[u8], signature: &[u8]) -> bool {
         self.key.verify_sig(message, signature).is_ok()

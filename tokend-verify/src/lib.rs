@@ -27,6 +27,7 @@
 //! routes and [`AccessToken`] is an extractor.
 
 mod cache;
+pub mod dpop;
 mod jwk;
 mod token;
 mod verifier;
