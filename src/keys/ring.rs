@@ -236,10 +236,8 @@ impl KeyRing {
                 E::WrongIssuer(_) => VerifyError::WrongIssuer,
                 E::Expired => VerifyError::Expired,
                 E::NotYetValid => VerifyError::NotYetValid,
-                e @ (E::BadSignature
-                | E::MalformedClaims
-                | E::MissingClaim(_)
-                | E::WrongAudience) => VerifyError::Invalid(e.to_string()),
+                // The binding errors come only from verify_request.
+                e => VerifyError::Invalid(e.to_string()),
             },
         )?;
         let claims: AccessClaims = serde_json::from_value(token.claims())

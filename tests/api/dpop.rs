@@ -2,61 +2,12 @@
 //! to the client's key (`cnf.jkt`, `token_type: DPoP`); each proof check
 //! refuses with `invalid_dpop_proof`; a proof is accepted once.
 
+use crate::dpop_key::DpopKey;
 use crate::helpers::*;
-use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use serde_json::json;
 use tokend::admin::{NewClient, ScopesInput};
-
-/// A client's DPoP key (P-256).
-struct DpopKey {
-    pair: EcdsaKeyPair,
-}
-
-impl DpopKey {
-    fn new() -> Self {
-        let rng = aws_lc_rs::rand::SystemRandom::new();
-        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
-        Self {
-            pair: EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref())
-                .unwrap(),
-        }
-    }
-
-    fn jwk(&self) -> serde_json::Value {
-        let point = self.pair.public_key().as_ref();
-        json!({"kty": "EC", "crv": "P-256", "x": B64.encode(&point[1..33]), "y": B64.encode(&point[33..65])})
-    }
-
-    fn thumbprint(&self) -> String {
-        tokend_verify::dpop::jwk_thumbprint(&self.jwk()).unwrap()
-    }
-
-    /// A proof with this header and these claims, signed by this key.
-    fn sign(&self, header: serde_json::Value, claims: serde_json::Value) -> String {
-        let input = format!(
-            "{}.{}",
-            B64.encode(header.to_string()),
-            B64.encode(claims.to_string())
-        );
-        let rng = aws_lc_rs::rand::SystemRandom::new();
-        let sig = self.pair.sign(&rng, input.as_bytes()).unwrap();
-        format!("{input}.{}", B64.encode(sig.as_ref()))
-    }
-
-    fn header(&self) -> serde_json::Value {
-        json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": self.jwk()})
-    }
-
-    fn claims(&self, htu: &str) -> serde_json::Value {
-        json!({"jti": random_hex(12), "htm": "POST", "htu": htu, "iat": chrono::Utc::now().timestamp()})
-    }
-
-    fn proof(&self, htu: &str) -> String {
-        self.sign(self.header(), self.claims(htu))
-    }
-}
 
 async fn token_with(
     app: &TestApp,

@@ -6,6 +6,8 @@ mod certs;
 mod cli;
 mod deploy;
 mod dpop;
+#[path = "../common/dpop.rs"]
+mod dpop_key;
 mod federation;
 mod helpers;
 mod introspection;

@@ -2,6 +2,8 @@
 //! refetching as counted by the verifier and by tokend's own metrics, key
 //! revocation, and forged tokens.
 
+#[path = "../common/dpop.rs"]
+mod dpop_key;
 mod hostile;
 #[path = "../common/process.rs"]
 mod process;
@@ -684,4 +686,132 @@ async fn require_scope_answers_rfc_6750_errors() {
     );
     let body: serde_json::Value = test::read_body_json(r).await;
     assert_eq!(body["error"], "insufficient_scope");
+}
+
+/// A DPoP-bound token at a resource server (RFC 9449 §7): accepted only as
+/// `DPoP` with a fresh proof by the bound key for this request; refused as
+/// `Bearer`, with a proof for another URL or method, a replayed proof, a
+/// proof by another key, or without a proof.
+#[actix_web::test]
+async fn a_dpop_bound_token_needs_its_proof_at_the_resource_server() {
+    use actix_web::{App, HttpResponse, test, web};
+    use tokend_verify::AccessToken;
+    use tokend_verify::actix::RequireScope;
+
+    let issuer = Issuer::start(&[]);
+    let key = dpop_key::DpopKey::new();
+    let thief = dpop_key::DpopKey::new();
+    let proof = key.proof(&issuer.server.url("/token"));
+    let resp = reqwest::Client::new()
+        .post(issuer.server.url("/token"))
+        .basic_auth("svc", Some(&issuer.secret))
+        .header("DPoP", proof)
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["token_type"], "DPoP", "{body}");
+    let token = body["access_token"].as_str().unwrap().to_owned();
+    let plain = issuer.token().await;
+
+    let base = "https://api.example";
+    let verifier = issuer.verifier().resource_base_url(base).build().unwrap();
+    let app = test::init_service(
+        App::new().app_data(verifier).service(
+            web::resource("/data")
+                .wrap(RequireScope::new("read"))
+                .route(web::get().to(|t: AccessToken| async move {
+                    HttpResponse::Ok().body(t.confirmation.jkt.unwrap_or_default())
+                })),
+        ),
+    )
+    .await;
+    let url = format!("{base}/data");
+    let call = |auth: String, proof: Option<String>| {
+        let mut req = test::TestRequest::get()
+            .uri("/data")
+            .insert_header(("Authorization", auth));
+        if let Some(p) = proof {
+            req = req.insert_header(("DPoP", p));
+        }
+        req.to_request()
+    };
+    let refused = |r: &actix_web::dev::ServiceResponse| {
+        (
+            r.status().as_u16(),
+            r.headers()
+                .get("www-authenticate")
+                .map(|v| v.to_str().unwrap().to_owned())
+                .unwrap_or_default(),
+        )
+    };
+
+    // The bound token with its proof.
+    let good = key.proof_for("GET", &url, &token);
+    let r = test::call_service(&app, call(format!("DPoP {token}"), Some(good.clone()))).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(test::read_body(r).await, key.thumbprint());
+    // The same proof again.
+    let r = test::call_service(&app, call(format!("DPoP {token}"), Some(good))).await;
+    let (status, challenge) = refused(&r);
+    assert_eq!(status, 401);
+    assert!(
+        challenge.starts_with("DPoP error=\"invalid_dpop_proof\""),
+        "{challenge}"
+    );
+    assert!(challenge.contains("replay"), "{challenge}");
+    let cases = [
+        (
+            "as Bearer",
+            format!("Bearer {token}"),
+            None,
+            "Bearer error=\"invalid_token\"",
+        ),
+        (
+            "without a proof",
+            format!("DPoP {token}"),
+            None,
+            "DPoP error=\"invalid_dpop_proof\"",
+        ),
+        (
+            "proof for another URL",
+            format!("DPoP {token}"),
+            Some(key.proof_for("GET", "https://other.example/data", &token)),
+            "htu",
+        ),
+        (
+            "proof for another method",
+            format!("DPoP {token}"),
+            Some(key.proof_for("POST", &url, &token)),
+            "htm",
+        ),
+        (
+            "proof by another key",
+            format!("DPoP {token}"),
+            Some(thief.proof_for("GET", &url, &token)),
+            "another key",
+        ),
+        (
+            "proof for another token (ath)",
+            format!("DPoP {token}"),
+            Some(key.proof_for("GET", &url, &plain)),
+            "ath",
+        ),
+        (
+            "an unbound token as DPoP",
+            format!("DPoP {plain}"),
+            Some(key.proof_for("GET", &url, &plain)),
+            "not bound",
+        ),
+    ];
+    for (name, auth, proof, expected) in cases {
+        let r = test::call_service(&app, call(auth, proof)).await;
+        let (status, challenge) = refused(&r);
+        assert_eq!(status, 401, "{name}");
+        assert!(challenge.contains(expected), "{name}: {challenge}");
+    }
+    // The unbound token stays a bearer token.
+    let r = test::call_service(&app, call(format!("Bearer {plain}"), None)).await;
+    assert_eq!(r.status(), 200);
 }

@@ -1,6 +1,9 @@
 //! actix-web integration: [`RequireScope`] middleware and an [`AccessToken`]
 //! extractor, answering RFC 6750 §3 errors (401 `invalid_token` with a
-//! `WWW-Authenticate` challenge, 403 `insufficient_scope`).
+//! `WWW-Authenticate` challenge, 403 `insufficient_scope`). Tokens may come
+//! as `Bearer` or, bound to a key, as `DPoP` with a proof (RFC 9449 §7):
+//! a bound token sent as `Bearer` is refused, a proof error is answered
+//! with a `DPoP error="invalid_dpop_proof"` challenge.
 //!
 //! Register the verifier as app data (`App::new().app_data(verifier.clone())`
 //! or `web::Data<Verifier>`), then:
@@ -22,7 +25,7 @@
 //! # }
 //! ```
 
-use crate::{AccessToken, Verifier, VerifyError};
+use crate::{AccessToken, Presented, Scheme, Verifier, VerifyError};
 use actix_web::body::EitherBody;
 use actix_web::dev::{Payload, Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::http::{StatusCode, header};
@@ -58,9 +61,26 @@ impl ResponseError for BearerError {
 
     fn error_response(&self) -> HttpResponse {
         let description = self.to_string().replace('"', "'");
+        let algs = crate::dpop::DPOP_ALGORITHMS
+            .iter()
+            .map(|a| a.name())
+            .collect::<Vec<_>>()
+            .join(" ");
         let (code, challenge) = match self {
             // RFC 6750 §3.1: no error code when no credentials were sent.
             Self::Missing => (None, "Bearer".to_owned()),
+            // RFC 9449 §7.1: the proof is at fault.
+            Self::Invalid(
+                VerifyError::Proof(_)
+                | VerifyError::MissingProof
+                | VerifyError::ProofKeyMismatch
+                | VerifyError::ProofReplay,
+            ) => (
+                Some("invalid_dpop_proof"),
+                format!(
+                    "DPoP error=\"invalid_dpop_proof\", error_description=\"{description}\", algs=\"{algs}\""
+                ),
+            ),
             Self::Invalid(_) => (
                 Some("invalid_token"),
                 format!("Bearer error=\"invalid_token\", error_description=\"{description}\""),
@@ -97,9 +117,10 @@ fn verifier(req: &HttpRequest) -> Option<Verifier> {
     })
 }
 
-/// The bearer token of the `Authorization` header (RFC 6750 §2.1; the
-/// scheme name is case-insensitive).
-fn bearer(req: &HttpRequest) -> Result<String, BearerError> {
+/// The token of the `Authorization` header and how it came: `Bearer`
+/// (RFC 6750 §2.1) or `DPoP` (RFC 9449 §7.1); scheme names are
+/// case-insensitive.
+fn credentials(req: &HttpRequest) -> Result<(Scheme, String), BearerError> {
     let value = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -107,14 +128,31 @@ fn bearer(req: &HttpRequest) -> Result<String, BearerError> {
         .to_str()
         .map_err(|_| BearerError::Invalid(VerifyError::Malformed))?;
     let (scheme, token) = value.split_once(' ').ok_or(BearerError::Missing)?;
-    if !scheme.eq_ignore_ascii_case("bearer") {
+    let scheme = if scheme.eq_ignore_ascii_case("bearer") {
+        Scheme::Bearer
+    } else if scheme.eq_ignore_ascii_case("dpop") {
+        Scheme::Dpop
+    } else {
         return Err(BearerError::Missing);
-    }
+    };
     let token = token.trim();
     if token.is_empty() {
         return Err(BearerError::Missing);
     }
-    Ok(token.to_owned())
+    Ok((scheme, token.to_owned()))
+}
+
+/// The URL the request was addressed to, for a DPoP proof's `htu`: the
+/// verifier's configured base URL plus the path, else what the request
+/// itself names.
+fn request_url(req: &HttpRequest, verifier: &Verifier) -> String {
+    match verifier.resource_base_url() {
+        Some(base) => format!("{base}{}", req.path()),
+        None => {
+            let info = req.connection_info();
+            format!("{}://{}{}", info.scheme(), info.host(), req.path())
+        }
+    }
 }
 
 /// The request's verified token: verified once per request, then reused.
@@ -123,10 +161,30 @@ pub async fn authenticate(req: &HttpRequest) -> Result<AccessToken, BearerError>
         return Ok(token.clone());
     }
     let verifier = verifier(req).ok_or(BearerError::NoVerifier)?;
-    let token = verifier.verify(&bearer(req)?).await.map_err(|e| match e {
-        VerifyError::KeysUnavailable(_) => BearerError::Unavailable,
-        e => BearerError::Invalid(e),
-    })?;
+    let (scheme, token) = credentials(req)?;
+    let mut proofs = req.headers().get_all("dpop");
+    let proof = proofs.next().and_then(|v| v.to_str().ok());
+    if proofs.next().is_some() {
+        return Err(BearerError::Invalid(VerifyError::Proof(
+            crate::dpop::DpopError::Malformed,
+        )));
+    }
+    let url = request_url(req, &verifier);
+    let presented = Presented {
+        scheme,
+        token: &token,
+        proof,
+        method: req.method().as_str(),
+        url: &url,
+        client_cert_sha256: None,
+    };
+    let token = verifier
+        .verify_request(&presented)
+        .await
+        .map_err(|e| match e {
+            VerifyError::KeysUnavailable(_) => BearerError::Unavailable,
+            e => BearerError::Invalid(e),
+        })?;
     req.extensions_mut().insert(token.clone());
     Ok(token)
 }

@@ -38,6 +38,7 @@ pub mod actix;
 pub use cache::{BuildError, JwksCache, JwksCacheBuilder, MAX_BODY_BYTES, Stats};
 pub use jwk::{Algorithm, JwksError, KeySet, VerifyingKey};
 pub use token::{
-    AccessToken, MAX_TOKEN_LEN, Rules, VerifiedJws, VerifyError, peek_kid, verify_jws, verify_token,
+    AccessToken, Confirmation, MAX_TOKEN_LEN, Rules, VerifiedJws, VerifyError, peek_kid,
+    verify_jws, verify_token,
 };
-pub use verifier::{Verifier, VerifierBuilder};
+pub use verifier::{Presented, Scheme, Verifier, VerifierBuilder};

@@ -58,6 +58,22 @@ pub enum VerifyError {
     UnsupportedCritical,
     #[error("the issuer's keys are unavailable: {0}")]
     KeysUnavailable(String),
+    #[error(
+        "the token is bound to a DPoP key: send it as `Authorization: DPoP` with a proof (RFC 9449)"
+    )]
+    BoundTokenAsBearer,
+    #[error("the token is bound to a client certificate this request did not present (RFC 8705)")]
+    CertificateMismatch,
+    #[error("a DPoP token needs a DPoP proof header")]
+    MissingProof,
+    #[error("{0}")]
+    Proof(crate::dpop::DpopError),
+    #[error("the DPoP proof is signed by another key than the token is bound to")]
+    ProofKeyMismatch,
+    #[error("the DPoP proof was already used (jti replay)")]
+    ProofReplay,
+    #[error("the token is not bound to a DPoP key: send it as a bearer token")]
+    NotDpopBound,
 }
 
 /// A verified access token: the RFC 9068 claims, and any other claim on demand.
@@ -75,6 +91,8 @@ pub struct AccessToken {
     pub scopes: Vec<String>,
     pub kid: String,
     pub algorithm: Algorithm,
+    /// The token's binding, if any (`cnf`).
+    pub confirmation: Confirmation,
     payload: Payload,
 }
 
@@ -135,6 +153,23 @@ struct Claims {
     nbf: Option<i64>,
     jti: Option<String>,
     scope: Option<String>,
+    cnf: Option<Confirmation>,
+}
+
+/// What a token is bound to (RFC 7800 `cnf`): a DPoP key's RFC 7638
+/// thumbprint (RFC 9449 §6), or a client certificate's SHA-256 thumbprint
+/// (RFC 8705 §3.1). A bound token is accepted only with that proof.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct Confirmation {
+    pub jkt: Option<String>,
+    #[serde(rename = "x5t#S256")]
+    pub x5t_s256: Option<String>,
+}
+
+impl Confirmation {
+    pub fn is_bound(&self) -> bool {
+        self.jkt.is_some() || self.x5t_s256.is_some()
+    }
 }
 
 fn is_access_token_type(typ: &str) -> bool {
@@ -298,6 +333,7 @@ pub fn verify_token(
             .unwrap_or_default(),
         kid,
         algorithm: alg,
+        confirmation: claims.cnf.unwrap_or_default(),
         payload: Payload(payload.into_boxed_slice()),
     })
 }

@@ -18,6 +18,7 @@
 //!   before the issuer's path (RFC 8414 §3.1).
 
 use crate::cache::{BuildError, JwksCache, JwksCacheBuilder, Stats};
+use crate::dpop::{ProofRequest, verify_proof};
 use crate::jwk::Algorithm;
 use crate::token::{AccessToken, Rules, VerifyError, verify_token};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -30,6 +31,8 @@ pub struct VerifierBuilder {
     jwks_uri: Option<String>,
     leeway: Duration,
     cache: JwksCacheBuilder,
+    resource_base: Option<String>,
+    dpop_replay_capacity: usize,
 }
 
 impl VerifierBuilder {
@@ -114,6 +117,23 @@ impl VerifierBuilder {
         self
     }
 
+    /// This API's public base URL (`https://api.example`): a DPoP proof's
+    /// `htu` must be it plus the request path. Without it the actix
+    /// middleware takes the scheme and host the request itself names,
+    /// which a client can set: configure it behind a proxy.
+    pub fn resource_base_url(mut self, base: impl Into<String>) -> Self {
+        self.resource_base = Some(base.into().trim_end_matches('/').to_owned());
+        self
+    }
+
+    /// How many DPoP proof `jti`s are remembered to refuse a replay
+    /// (default 100,000; each is kept only while its `iat` is acceptable,
+    /// the oldest go first when full).
+    pub fn dpop_replay_capacity(mut self, capacity: usize) -> Self {
+        self.dpop_replay_capacity = capacity.max(1);
+        self
+    }
+
     /// Builds the verifier. Nothing is fetched until the first verification
     /// or [`Verifier::refresh`].
     pub fn build(self) -> Result<Verifier, BuildError> {
@@ -137,6 +157,8 @@ impl VerifierBuilder {
                 algorithms,
             }),
             cache,
+            resource_base: self.resource_base.map(std::sync::Arc::from),
+            proofs: std::sync::Arc::new(SeenProofs::new(self.dpop_replay_capacity)),
         })
     }
 }
@@ -147,6 +169,84 @@ impl VerifierBuilder {
 pub struct Verifier {
     rules: std::sync::Arc<Rules>,
     cache: JwksCache,
+    resource_base: Option<std::sync::Arc<str>>,
+    proofs: std::sync::Arc<SeenProofs>,
+}
+
+/// How the token was presented (RFC 6750 §2.1, RFC 9449 §7.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    Bearer,
+    Dpop,
+}
+
+/// What an HTTP request presented, for [`Verifier::verify_request`].
+#[derive(Debug, Clone, Copy)]
+pub struct Presented<'a> {
+    pub scheme: Scheme,
+    /// The access token (the `Authorization` value after the scheme).
+    pub token: &'a str,
+    /// The `DPoP` header, when there is one.
+    pub proof: Option<&'a str>,
+    /// The request's method and the URL it was addressed to.
+    pub method: &'a str,
+    pub url: &'a str,
+    /// SHA-256 of the DER client certificate the connection (or a trusted
+    /// proxy) presented.
+    pub client_cert_sha256: Option<&'a [u8]>,
+}
+
+/// DPoP proof `jti`s seen, bounded: kept while their `iat` is acceptable;
+/// when full the oldest go first (a replay then needs more valid proofs
+/// than the capacity within the window, each signed by a bound key).
+struct SeenProofs {
+    capacity: usize,
+    seen: std::sync::Mutex<Seen>,
+}
+
+/// The keys seen, and the same in the order they expire.
+type Seen = (
+    std::collections::HashSet<String>,
+    std::collections::VecDeque<(i64, String)>,
+);
+
+impl SeenProofs {
+    fn new(capacity: usize) -> Self {
+        Self {
+            capacity,
+            seen: std::sync::Mutex::default(),
+        }
+    }
+
+    /// `true` the first time `key` is seen.
+    fn first_use(&self, key: String, expires: i64, now: i64) -> bool {
+        let mut guard = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        let (set, order) = &mut *guard;
+        while order.front().is_some_and(|(t, _)| *t <= now) {
+            if let Some((_, k)) = order.pop_front() {
+                set.remove(&k);
+            }
+        }
+        if set.contains(&key) {
+            return false;
+        }
+        while set.len() >= self.capacity {
+            match order.pop_front() {
+                Some((_, k)) => {
+                    set.remove(&k);
+                }
+                None => break,
+            }
+        }
+        set.insert(key.clone());
+        order.push_back((expires, key));
+        true
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.seen.lock().unwrap().0.len()
+    }
 }
 
 impl Verifier {
@@ -159,6 +259,8 @@ impl Verifier {
             audience: None,
             jwks_uri: None,
             leeway: Duration::from_secs(30),
+            resource_base: None,
+            dpop_replay_capacity: 100_000,
         }
     }
 
@@ -175,6 +277,71 @@ impl Verifier {
         self.cache
             .verify_with(|keys| verify_token(token, keys, &self.rules, now))
             .await
+    }
+
+    /// Verifies the token a request presented, and its binding: a token
+    /// bound to a DPoP key only as `DPoP` with a valid, fresh proof by that
+    /// key for this request (`htm`, `htu`, `ath`, `iat`, `jti` once); a
+    /// token bound to a certificate only with that certificate. A bound
+    /// token sent as `Bearer` is refused: no downgrade.
+    pub async fn verify_request(&self, p: &Presented<'_>) -> Result<AccessToken, VerifyError> {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        self.verify_request_at(p, now).await
+    }
+
+    /// [`Verifier::verify_request`] at unix time `now`.
+    pub async fn verify_request_at(
+        &self,
+        p: &Presented<'_>,
+        now: i64,
+    ) -> Result<AccessToken, VerifyError> {
+        let token = self.verify_at(p.token, now).await?;
+        if let Some(expected) = &token.confirmation.x5t_s256 {
+            use base64::Engine;
+            let presented = p
+                .client_cert_sha256
+                .map(|d| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(d));
+            if presented.as_deref() != Some(expected.as_str()) {
+                return Err(VerifyError::CertificateMismatch);
+            }
+        }
+        match (p.scheme, &token.confirmation.jkt) {
+            (Scheme::Bearer, Some(_)) => Err(VerifyError::BoundTokenAsBearer),
+            (Scheme::Bearer, None) => Ok(token),
+            (Scheme::Dpop, None) => Err(VerifyError::NotDpopBound),
+            (Scheme::Dpop, Some(jkt)) => {
+                let proof = p.proof.ok_or(VerifyError::MissingProof)?;
+                let leeway = i64::try_from(self.rules.leeway).unwrap_or(i64::MAX);
+                let urls = [p.url.to_owned()];
+                let checked = verify_proof(
+                    proof,
+                    &ProofRequest {
+                        method: p.method,
+                        urls: &urls,
+                        now,
+                        leeway,
+                        access_token: Some(p.token),
+                    },
+                )
+                .map_err(VerifyError::Proof)?;
+                if &checked.jkt != jkt {
+                    return Err(VerifyError::ProofKeyMismatch);
+                }
+                let key = format!("{}\n{}", checked.jkt, checked.jti);
+                let expires = checked.iat.saturating_add(leeway.saturating_mul(2)) + 1;
+                if !self.proofs.first_use(key, expires, now) {
+                    return Err(VerifyError::ProofReplay);
+                }
+                Ok(token)
+            }
+        }
+    }
+
+    /// The configured public base URL of this API, if any.
+    pub fn resource_base_url(&self) -> Option<&str> {
+        self.resource_base.as_deref()
     }
 
     /// Fetches the JWKS now (for a fail-fast start-up check), unless a fresh
@@ -199,5 +366,24 @@ impl std::fmt::Debug for Verifier {
             .field("audience", &self.rules.audience)
             .field("cache", &self.cache)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seen_proofs_refuse_a_replay_and_stay_bounded() {
+        let seen = SeenProofs::new(3);
+        assert!(seen.first_use("a".into(), 100, 0));
+        assert!(!seen.first_use("a".into(), 100, 1));
+        for k in ["b", "c", "d", "e"] {
+            assert!(seen.first_use(k.into(), 100, 2));
+        }
+        assert_eq!(seen.len(), 3);
+        // Expired entries go at the next use.
+        assert!(seen.first_use("f".into(), 300, 200));
+        assert_eq!(seen.len(), 1);
     }
 }
