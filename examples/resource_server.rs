@@ -6,7 +6,9 @@
 //!   anything else       needs a valid token; answers its claims
 //!
 //! TOKEND_ISSUER (e.g. http://tokend:8080), AUDIENCE (default: the issuer),
-//! SCOPE, LISTEN (default 0.0.0.0:8081). Used by docker-compose.yml.
+//! SCOPE, LISTEN (default 0.0.0.0:8081), RESOURCE_BASE_URL (this server's
+//! public URL, for DPoP proofs' `htu`; default: what requests name). Used by
+//! docker-compose.yml. DPoP-bound tokens need their proof (RFC 9449).
 
 use actix_web::{App, HttpResponse, HttpServer, web};
 use tokend_verify::actix::RequireScope;
@@ -29,7 +31,11 @@ async fn main() -> anyhow::Result<()> {
     let audience = std::env::var("AUDIENCE").unwrap_or_else(|_| issuer.clone());
     let scope = std::env::var("SCOPE").unwrap_or_else(|_| "read".into());
     let listen = std::env::var("LISTEN").unwrap_or_else(|_| "0.0.0.0:8081".into());
-    let verifier = Verifier::builder(issuer).audience(audience).build()?;
+    let mut builder = Verifier::builder(issuer).audience(audience);
+    if let Ok(base) = std::env::var("RESOURCE_BASE_URL") {
+        builder = builder.resource_base_url(base);
+    }
+    let verifier = builder.build()?;
     println!("resource server on {listen}");
     HttpServer::new(move || {
         App::new()

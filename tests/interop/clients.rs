@@ -108,3 +108,60 @@ fn authlib_basic_sends_an_id_with_plus_raw_and_gets_a_token() {
     assert_eq!(report["token"]["token_type"], "Bearer", "{report}");
     assert_eq!(report["token"]["scope"], "read");
 }
+
+/// openid-client's DPoP (RFC 9449) end to end: a bound token from tokend,
+/// then `examples/resource_server.rs` (tokend-verify) serving it only with
+/// openid-client's proofs, never as a bearer token.
+#[test]
+fn openid_client_gets_a_dpop_token_and_calls_a_tokend_verify_resource_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = es256_server(dir.path());
+    let secret = create(&server, &["--id", "node-dpop", "--require-dpop"]);
+    let example = Path::new(env!("CARGO_BIN_EXE_tokend"))
+        .parent()
+        .unwrap()
+        .join("examples/resource_server");
+    assert!(
+        example.exists(),
+        "build the example first: cargo build --examples (./test.sh builds every target)"
+    );
+    let port = crate::process::free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut rs = Command::new(example)
+        .env("TOKEND_ISSUER", server.issuer())
+        .env("LISTEN", format!("127.0.0.1:{port}"))
+        .env("RESOURCE_BASE_URL", &base)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let ready = (0..200).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(25));
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    assert!(ready, "the resource server did not start");
+    let report = run_verifier(
+        Path::new("node"),
+        "openid_client_dpop.mjs",
+        &[
+            &server.issuer(),
+            "node-dpop",
+            &secret,
+            &format!("{base}/data"),
+        ],
+    );
+    let _ = rs.kill();
+    let _ = rs.wait();
+    assert_eq!(report["token_type"], "dpop", "{report}");
+    for call in report["calls"].as_array().unwrap() {
+        assert_eq!(call["status"], 200, "{report}");
+        assert_eq!(call["body"]["client_id"], "node-dpop");
+    }
+    assert_eq!(report["bearer_status"], 401, "{report}");
+    assert!(
+        report["bearer_challenge"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("invalid_token"),
+        "{report}"
+    );
+}
