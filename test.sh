@@ -31,6 +31,9 @@ fi
 (cd "$interop" && npm ci --silent --no-audit --no-fund)
 
 echo "== cargo test (SQLite)"
+# The interop tests run examples/resource_server: cargo test builds examples
+# but does not place them at target/debug/examples/NAME.
+cargo build --workspace --examples --all-features --quiet
 env -u TOKEND_TEST_DATABASE_URL cargo test --workspace --all-targets --all-features
 # --all-targets skips doctests: the library's usage examples must compile too.
 cargo test -p tokend-verify --doc --all-features
