@@ -804,6 +804,12 @@ async fn a_dpop_bound_token_needs_its_proof_at_the_resource_server() {
             Some(key.proof_for("GET", &url, &plain)),
             "not bound",
         ),
+        (
+            "a forged token as DPoP",
+            "DPoP not.a.token".to_owned(),
+            Some(key.proof_for("GET", &url, "not.a.token")),
+            "DPoP error=\"invalid_token\"",
+        ),
     ];
     for (name, auth, proof, expected) in cases {
         let r = test::call_service(&app, call(auth, proof)).await;

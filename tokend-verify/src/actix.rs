@@ -41,6 +41,9 @@ pub enum BearerError {
     Missing,
     #[error("{0}")]
     Invalid(VerifyError),
+    /// A token sent with the `DPoP` scheme that is invalid as a token.
+    #[error("{0}")]
+    InvalidDpopToken(VerifyError),
     #[error("the token lacks scope {0:?}")]
     InsufficientScope(String),
     #[error("the issuer's keys are unavailable")]
@@ -52,7 +55,9 @@ pub enum BearerError {
 impl ResponseError for BearerError {
     fn status_code(&self) -> StatusCode {
         match self {
-            Self::Missing | Self::Invalid(_) => StatusCode::UNAUTHORIZED,
+            Self::Missing | Self::Invalid(_) | Self::InvalidDpopToken(_) => {
+                StatusCode::UNAUTHORIZED
+            }
             Self::InsufficientScope(_) => StatusCode::FORBIDDEN,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::NoVerifier => StatusCode::INTERNAL_SERVER_ERROR,
@@ -84,6 +89,13 @@ impl ResponseError for BearerError {
             Self::Invalid(_) => (
                 Some("invalid_token"),
                 format!("Bearer error=\"invalid_token\", error_description=\"{description}\""),
+            ),
+            // RFC 9449 §7.1: the challenge names the scheme the client used.
+            Self::InvalidDpopToken(_) => (
+                Some("invalid_token"),
+                format!(
+                    "DPoP error=\"invalid_token\", error_description=\"{description}\", algs=\"{algs}\""
+                ),
             ),
             Self::InsufficientScope(scope) => (
                 Some("insufficient_scope"),
@@ -183,6 +195,11 @@ pub async fn authenticate(req: &HttpRequest) -> Result<AccessToken, BearerError>
         .await
         .map_err(|e| match e {
             VerifyError::KeysUnavailable(_) => BearerError::Unavailable,
+            e @ (VerifyError::Proof(_)
+            | VerifyError::MissingProof
+            | VerifyError::ProofKeyMismatch
+            | VerifyError::ProofReplay) => BearerError::Invalid(e),
+            e if scheme == Scheme::Dpop => BearerError::InvalidDpopToken(e),
             e => BearerError::Invalid(e),
         })?;
     req.extensions_mut().insert(token.clone());
