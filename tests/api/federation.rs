@@ -711,23 +711,32 @@ async fn replicas_share_providers_bindings_and_single_use() {
             .post(server.url("/token"))
             .header("Content-Type", "application/x-www-form-urlencoded")
             .body(format!("grant_type={JWT_BEARER}&assertion={jwt}"));
-        async move { req.send().await.unwrap().status().as_u16() }
+        async move {
+            let resp = req.send().await.unwrap();
+            (resp.status().as_u16(), resp.text().await.unwrap())
+        }
     };
-    // The other replica honours provider and binding within 2 s.
-    let honoured = eventually(std::time::Duration::from_secs(2), || {
-        let attempt = exchange(&replicas[1], mint());
-        async move { attempt.await == 200 }
-    })
-    .await;
-    assert!(
-        honoured,
-        "replica 1 did not honour the new provider within 2 s"
-    );
+    // Every replica honours provider and binding within 2 s (the client
+    // came from the CLI, so each replica also hears of it from the feed).
+    for (i, replica) in replicas.iter().enumerate() {
+        let honoured = eventually(std::time::Duration::from_secs(2), || {
+            let attempt = exchange(replica, mint());
+            async move { attempt.await.0 == 200 }
+        })
+        .await;
+        assert!(
+            honoured,
+            "replica {i} did not honour the new provider within 2 s"
+        );
+    }
     // A single-use token: once, whichever replica sees it first.
     let once = mint();
-    assert_eq!(exchange(&replicas[0], once.clone()).await, 200);
-    assert_eq!(exchange(&replicas[1], once.clone()).await, 400);
-    assert_eq!(exchange(&replicas[0], once).await, 400);
+    let first = exchange(&replicas[0], once.clone()).await;
+    assert_eq!(first.0, 200, "{}", first.1);
+    let again = exchange(&replicas[1], once.clone()).await;
+    assert_eq!(again.0, 400, "{}", again.1);
+    assert!(again.1.contains("already used"), "{}", again.1);
+    assert_eq!(exchange(&replicas[0], once).await.0, 400);
 }
 
 #[tokio::test]
