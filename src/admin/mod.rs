@@ -6,10 +6,12 @@
 mod clients;
 mod keys;
 mod trust;
+mod trust_test;
 
 pub use clients::*;
 pub use keys::*;
 pub use trust::*;
+pub use trust_test::*;
 
 use crate::clock::SharedClock;
 use crate::config::Settings;

@@ -6,6 +6,7 @@ mod audience;
 mod client;
 mod client_id;
 mod key_record;
+mod pattern;
 mod policy;
 mod scope;
 mod trust;
@@ -15,9 +16,10 @@ pub use audience::Audience;
 pub use client::{AuthMethod, Client, ClientSecrets, RESERVED_CLAIMS, SecretHash, validate_claims};
 pub use client_id::ClientId;
 pub use key_record::KeyRecord;
+pub use pattern::Pattern;
 pub use policy::{Grant, GrantRefusal, TokenPolicy};
 pub use scope::Scope;
 pub use trust::{
-    Binding, DEFAULT_MAX_LIFETIME, GITHUB_ACTIONS_ISSUER, KeySource, Pattern, ProviderKind,
-    TrustProvider, validate_provider_name,
+    Binding, DEFAULT_MAX_LIFETIME, GITHUB_ACTIONS_ISSUER, KeySource, ProviderKind, TrustProvider,
+    validate_provider_name,
 };

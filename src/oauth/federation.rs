@@ -12,13 +12,12 @@
 //! when single-use, and the bindings. Each failed check has its own words.
 
 use super::client_directory::{CachedClient, ClientDirectory};
-use crate::domain::{Binding, KeySource, ProviderKind, TrustProvider};
-use arc_swap::ArcSwap;
+pub use super::trust_directory::TrustDirectory;
+use super::trust_directory::Verified;
+use crate::domain::{Binding, ProviderKind, TrustProvider};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 use tokend_verify::{Algorithm, JwksCache, KeySet, VerifyError, verify_jws};
 
 /// Largest workload token accepted (SPEC §8).
@@ -28,181 +27,16 @@ pub const MAX_ASSERTION_BYTES: usize = 16 * 1024;
 /// bindings that name it.
 pub struct Provider {
     pub config: TrustProvider,
-    keys: ProviderKeys,
+    pub(super) keys: ProviderKeys,
     pub bindings: Vec<Binding>,
 }
 
-enum ProviderKeys {
+pub(super) enum ProviderKeys {
     Inline(Arc<KeySet>),
     Remote(JwksCache),
     /// The configuration could not be turned into a key source (an
     /// unreadable CA file, say): every token of this provider is refused.
     Broken(String),
-}
-
-#[derive(Default)]
-struct Trust {
-    providers: Vec<Arc<Provider>>,
-    by_issuer: HashMap<String, usize>,
-}
-
-/// Every trust provider and binding, in memory; the background task replaces
-/// it from the database whenever the change feed says `trust`.
-pub struct TrustDirectory {
-    current: ArcSwap<Trust>,
-    fetch_timeout: Duration,
-    /// Workload tokens whose signature already verified (see [`Verified`]).
-    verified: quick_cache::sync::Cache<[u8; 32], Arc<Verified>>,
-}
-
-/// Workload tokens whose signature verified, by SHA-256 of the token: a
-/// Kubernetes or SPIFFE token is presented again and again until it expires,
-/// and its signature (a P-256 or RSA verification, several times the cost of
-/// signing tokend's own token) need not be checked each time. A hit counts
-/// only for the same provider while the key is still in its set; every
-/// claim and binding is checked on every request. Single-use providers skip
-/// it (a token is used once).
-pub struct Verified {
-    provider: String,
-    kid: String,
-    payload: Vec<u8>,
-}
-
-/// Workload tokens remembered as signature-checked (about 1–2 KiB each).
-const VERIFIED_CAPACITY: usize = 10_000;
-
-/// The key-source part of a provider's settings: while it stays the same, a
-/// reload keeps the provider's JWKS cache (and the keys in it).
-fn same_key_source(a: &TrustProvider, b: &TrustProvider) -> bool {
-    a.issuer == b.issuer
-        && a.kind == b.kind
-        && a.keys == b.keys
-        && a.ca_file == b.ca_file
-        && a.bearer_token_file == b.bearer_token_file
-}
-
-/// Builds a provider's key source from its settings.
-fn key_source(p: &TrustProvider, fetch_timeout: Duration) -> ProviderKeys {
-    let spiffe = p.kind == ProviderKind::Spiffe;
-    let remote = |builder: tokend_verify::JwksCacheBuilder| {
-        let mut builder = builder
-            .timeout(fetch_timeout)
-            .refetch_cooldown(Duration::from_secs(10))
-            .default_max_age(Duration::from_secs(300))
-            .max_age_bounds(Duration::from_secs(60), Duration::from_secs(86_400))
-            .max_stale(Duration::from_secs(86_400));
-        if spiffe {
-            builder = builder.rsa_without_alg(Algorithm::RS256);
-        }
-        if let Some(ca) = &p.ca_file {
-            match std::fs::read(ca) {
-                Ok(pem) => builder = builder.root_certificates_pem(pem),
-                Err(e) => {
-                    return ProviderKeys::Broken(format!("cannot read the CA file {ca}: {e}"));
-                }
-            }
-        }
-        if let Some(token) = &p.bearer_token_file {
-            builder = builder.bearer_token_file(token);
-        }
-        match builder.build() {
-            Ok(cache) => ProviderKeys::Remote(cache),
-            Err(e) => ProviderKeys::Broken(e.to_string()),
-        }
-    };
-    match &p.keys {
-        KeySource::Discovery => remote(JwksCache::openid(p.issuer.clone())),
-        KeySource::JwksUri { url } => remote(JwksCache::jwks_uri(url.clone())),
-        KeySource::Inline { jwks } => {
-            let json = jwks.to_string();
-            let parsed = if spiffe {
-                KeySet::from_jwks_rsa_default(json.as_bytes(), &Algorithm::ALL, Algorithm::RS256)
-            } else {
-                KeySet::from_jwks(json.as_bytes(), &Algorithm::ALL)
-            };
-            match parsed {
-                Ok(keys) => ProviderKeys::Inline(Arc::new(keys)),
-                Err(e) => ProviderKeys::Broken(e.to_string()),
-            }
-        }
-    }
-}
-
-impl TrustDirectory {
-    pub fn new(fetch_timeout: Duration) -> Self {
-        Self {
-            current: ArcSwap::from_pointee(Trust::default()),
-            fetch_timeout,
-            verified: quick_cache::sync::Cache::new(VERIFIED_CAPACITY),
-        }
-    }
-
-    /// Replaces every provider and binding; a provider whose key source is
-    /// unchanged keeps its cached keys.
-    pub fn replace(&self, providers: Vec<TrustProvider>, bindings: Vec<Binding>) {
-        let old = self.current.load();
-        let mut by_provider: HashMap<String, Vec<Binding>> = HashMap::new();
-        for b in bindings {
-            by_provider.entry(b.provider.clone()).or_default().push(b);
-        }
-        let mut trust = Trust::default();
-        for config in providers {
-            let previous = old
-                .by_issuer
-                .get(&config.issuer)
-                .map(|&i| &old.providers[i])
-                .filter(|p| same_key_source(&p.config, &config));
-            let keys = match previous.map(|p| &p.keys) {
-                Some(ProviderKeys::Remote(cache)) => ProviderKeys::Remote(cache.clone()),
-                Some(ProviderKeys::Inline(keys)) => ProviderKeys::Inline(keys.clone()),
-                _ => key_source(&config, self.fetch_timeout),
-            };
-            if let ProviderKeys::Broken(why) = &keys {
-                tracing::error!(provider = %config.name, error = %why,
-                    "trust provider unusable: its tokens will be refused");
-            }
-            let bindings = by_provider.remove(&config.name).unwrap_or_default();
-            trust
-                .by_issuer
-                .insert(config.issuer.clone(), trust.providers.len());
-            trust.providers.push(Arc::new(Provider {
-                config,
-                keys,
-                bindings,
-            }));
-        }
-        self.current.store(Arc::new(trust));
-    }
-
-    /// Whether any provider is configured (the token path skips federation
-    /// entirely otherwise).
-    pub fn is_empty(&self) -> bool {
-        self.current.load().providers.is_empty()
-    }
-
-    /// The provider of a token: by `iss`, or for SPIFFE (where `iss` may be
-    /// absent) by the trust domain of `sub`.
-    pub fn provider_for(&self, iss: Option<&str>, sub: Option<&str>) -> Option<Arc<Provider>> {
-        let trust = self.current.load();
-        if let Some(&i) = iss.and_then(|iss| trust.by_issuer.get(iss)) {
-            return Some(trust.providers[i].clone());
-        }
-        let domain = sub?.strip_prefix("spiffe://")?.split('/').next()?;
-        trust
-            .by_issuer
-            .get(&format!("spiffe://{domain}"))
-            .map(|&i| trust.providers[i].clone())
-            .filter(|p| p.config.kind == ProviderKind::Spiffe)
-    }
-
-    pub fn by_name(&self, name: &str) -> Option<Arc<Provider>> {
-        self.current
-            .load()
-            .providers
-            .iter()
-            .find(|p| p.config.name == name)
-            .cloned()
-    }
 }
 
 /// The unverified `iss` and `sub` of a JWT, to find its provider.
@@ -270,6 +104,20 @@ pub struct ClaimRules<'a> {
     pub now: i64,
 }
 
+/// Reports one check and passes its result on.
+fn step(
+    report: &mut dyn FnMut(CheckResult),
+    check: &'static str,
+    result: Result<(), String>,
+) -> Result<(), FederationError> {
+    report(CheckResult {
+        check,
+        ok: result.is_ok(),
+        detail: result.as_ref().err().cloned().unwrap_or_default(),
+    });
+    result.map_err(FederationError::Refused)
+}
+
 impl Provider {
     /// Verifies the signature and the claims of `jwt`, reporting each check
     /// to `report` (a no-op on the token path).
@@ -334,16 +182,9 @@ impl Provider {
         verified_out: &mut Option<(String, Vec<u8>)>,
     ) -> Result<FederatedIdentity, FederationError> {
         let name = &self.config.name;
-        let mut step = |check: &'static str, result: Result<(), String>| {
-            report(CheckResult {
-                check,
-                ok: result.is_ok(),
-                detail: result.as_ref().err().cloned().unwrap_or_default(),
-            });
-            result.map_err(FederationError::Refused)
-        };
         if jwt.len() > MAX_ASSERTION_BYTES {
             step(
+                report,
                 "size",
                 Err(format!(
                     "the token is over {} KiB",
@@ -367,12 +208,12 @@ impl Provider {
         };
         let verified = match verified {
             Ok(v) => {
-                step("signature", Ok(()))?;
+                step(report, "signature", Ok(()))?;
                 v
             }
             Err(VerifyError::KeysUnavailable(why)) => {
                 tracing::warn!(provider = %name, error = %why, "trust provider keys unavailable");
-                let _ = step("signature", Err(format!("keys unavailable: {why}")));
+                let _ = step(report, "signature", Err(format!("keys unavailable: {why}")));
                 return Err(FederationError::Unavailable(format!(
                     "the keys of trust provider {name} cannot be fetched now; retry"
                 )));
@@ -397,7 +238,7 @@ impl Provider {
                     }
                     _ => "the token is not a signed JWT (JWS compact serialization)".into(),
                 };
-                let _ = step("signature", Err(why.clone()));
+                let _ = step(report, "signature", Err(why.clone()));
                 return Err(FederationError::Refused(why));
             }
         };
@@ -414,14 +255,6 @@ impl Provider {
         report: &mut dyn FnMut(CheckResult),
     ) -> Result<FederatedIdentity, FederationError> {
         let name = &self.config.name;
-        let mut step = |check: &'static str, result: Result<(), String>| {
-            report(CheckResult {
-                check,
-                ok: result.is_ok(),
-                detail: result.as_ref().err().cloned().unwrap_or_default(),
-            });
-            result.map_err(FederationError::Refused)
-        };
         let claims: serde_json::Value = serde_json::from_slice(payload)
             .ok()
             .filter(serde_json::Value::is_object)
@@ -439,6 +272,7 @@ impl Provider {
         };
         let spiffe = self.config.kind == ProviderKind::Spiffe;
         step(
+            report,
             "iss",
             match str_claim("iss") {
                 Some(iss) if iss == self.config.issuer => Ok(()),
@@ -449,6 +283,7 @@ impl Provider {
         )?;
         let subject = str_claim("sub").map(str::to_owned);
         step(
+            report,
             "sub",
             match &subject {
                 None => Err("the token has no sub".into()),
@@ -484,6 +319,7 @@ impl Provider {
             _ => Vec::new(),
         };
         step(
+            report,
             "aud",
             if aud.iter().any(|a| expected.contains(a)) {
                 Ok(())
@@ -497,6 +333,7 @@ impl Provider {
         let (now, leeway) = (rules.now, rules.leeway);
         let exp = int_claim("exp").map_err(refused)?;
         step(
+            report,
             "exp",
             match exp {
                 None => Err("the token has no exp".into()),
@@ -510,6 +347,7 @@ impl Provider {
         let iat = int_claim("iat").map_err(refused)?;
         let nbf = int_claim("nbf").map_err(refused)?;
         step(
+            report,
             "nbf/iat",
             if [iat, nbf]
                 .into_iter()
@@ -524,6 +362,7 @@ impl Provider {
         let lifetime = exp.saturating_sub(iat.unwrap_or(now));
         let bound = self.config.max_lifetime.as_secs() as i64;
         step(
+            report,
             "lifetime",
             if lifetime > bound {
                 Err(format!(
@@ -536,6 +375,7 @@ impl Provider {
         let jti = str_claim("jti").map(str::to_owned);
         if self.config.single_use {
             step(
+                report,
                 "jti",
                 match &jti {
                     Some(j) if !j.is_empty() && j.len() <= 256 => Ok(()),

@@ -18,6 +18,7 @@ pub mod ports;
 mod properties;
 mod secret;
 mod token;
+mod trust_directory;
 
 pub use authenticate::ClientAuthenticator;
 pub use client_directory::{CachedClient, ClientDirectory};
