@@ -18,7 +18,8 @@ use tracing_subscriber::EnvFilter;
 /// Logging for `serve`: lines go to stderr through a background writer, so
 /// a request never waits on the process-wide stderr lock or a `write(2)`.
 /// Nothing is dropped (a full buffer makes the logger wait instead); keep the
-/// guard until exit, its drop flushes what is left.
+/// guard until exit, its drop flushes what is left. The request lines take a
+/// shorter way to the same writer (see [`AccessLog`]).
 pub fn init(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
     let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
         .lossy(false)
@@ -27,6 +28,11 @@ pub fn init(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
         .buffered_lines_limit(8192)
         .thread_name("tokend-log")
         .finish(std::io::stderr());
+    let _ = ACCESS_LOG.set(AccessLog {
+        writer: writer.clone(),
+        format,
+        ansi: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+    });
     init_with_default(format, "info,sqlx=warn", writer);
     guard
 }
@@ -107,19 +113,61 @@ fn request_id(request: &ServiceRequest) -> String {
 }
 
 /// The root span of every request, and its one log line at the end. The
-/// span carries only what code below it notes (`client_id`, `outcome`);
-/// the rest goes on the final line, formatted once.
+/// span carries the request id (for every line logged inside the request);
+/// the client and the outcome are noted on it as typed values, not
+/// formatted fields, and go on the final line with the rest.
 pub struct RequestSpan;
+
+/// What code inside a request noted for its log line.
+#[derive(Default)]
+struct Notes {
+    client_id: Option<Box<str>>,
+    outcome: Option<&'static str>,
+}
+
+/// Runs `f` on the notes of the innermost `request` span around `span`
+/// (nothing when no registry-based subscriber is installed).
+fn with_notes(span: &Span, f: impl FnOnce(&mut Notes)) {
+    use tracing_subscriber::registry::{LookupSpan, Registry};
+    span.with_subscriber(|(id, dispatch)| {
+        let Some(registry) = dispatch.downcast_ref::<Registry>() else {
+            return;
+        };
+        let Some(current) = registry.span(id) else {
+            return;
+        };
+        let Some(request) = current.scope().find(|s| s.name() == "request") else {
+            return;
+        };
+        let mut extensions = request.extensions_mut();
+        match extensions.get_mut::<Notes>() {
+            Some(notes) => f(notes),
+            None => {
+                let mut notes = Notes::default();
+                f(&mut notes);
+                extensions.insert(notes);
+            }
+        }
+    });
+}
+
+/// The request line's fields.
+struct RequestLine<'a> {
+    request_id: &'a str,
+    method: &'a str,
+    route: &'a str,
+    address: Option<std::net::IpAddr>,
+    status: u16,
+    latency_ms: f64,
+    client_id: Option<&'a str>,
+    outcome: Option<&'a str>,
+    error: bool,
+}
 
 impl RootSpanBuilder for RequestSpan {
     fn on_request_start(request: &ServiceRequest) -> Span {
         let id = request_id(request);
-        let span = tracing::info_span!(
-            "request",
-            request_id = %id,
-            client_id = tracing::field::Empty,
-            outcome = tracing::field::Empty,
-        );
+        let span = tracing::info_span!("request", request_id = %id);
         request.extensions_mut().insert(RequestMeta {
             id,
             start: Instant::now(),
@@ -134,27 +182,188 @@ impl RootSpanBuilder for RequestSpan {
             return;
         };
         let request = response.request();
-        let (elapsed, address) = request
-            .extensions()
-            .get::<RequestMeta>()
-            .map(|m| (m.start.elapsed(), m.address))
-            .unwrap_or_default();
+        let extensions = request.extensions();
+        let meta = extensions.get::<RequestMeta>();
+        let elapsed = meta.map(|m| m.start.elapsed()).unwrap_or_default();
         let route = request.match_name();
         if let Some(metrics) = request.app_data::<web::Data<Metrics>>() {
             metrics.observe(route, elapsed.as_secs_f64());
         }
-        let status = response.status().as_u16();
-        let latency_ms = (elapsed.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0;
-        let method = request.method().as_str();
-        let route = route.unwrap_or("unmatched");
-        let address = address.map(tracing::field::display);
-        span.in_scope(|| {
-            if response.status().is_server_error() {
-                tracing::error!(method, route, address, status, latency_ms, "request");
-            } else {
-                tracing::info!(method, route, address, status, latency_ms, "request");
+        let mut notes = Notes::default();
+        with_notes(&span, |n| notes = std::mem::take(n));
+        let line = RequestLine {
+            request_id: meta.map_or("", |m| m.id.as_str()),
+            method: request.method().as_str(),
+            route: route.unwrap_or("unmatched"),
+            address: meta.and_then(|m| m.address),
+            status: response.status().as_u16(),
+            latency_ms: (elapsed.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0,
+            client_id: notes.client_id.as_deref(),
+            outcome: notes.outcome,
+            error: response.status().is_server_error(),
+        };
+        match ACCESS_LOG.get() {
+            Some(log) => log.write(&line),
+            None => span.in_scope(|| line.emit()),
+        }
+    }
+}
+
+impl RequestLine<'_> {
+    /// The line as an ordinary tracing event (when `serve`'s logging is not
+    /// installed: tests, embedding).
+    fn emit(&self) {
+        let RequestLine {
+            method,
+            route,
+            status,
+            latency_ms,
+            client_id,
+            outcome,
+            ..
+        } = *self;
+        let address = self.address.map(tracing::field::display);
+        if self.error {
+            tracing::error!(
+                method, route, address, status, latency_ms, client_id, outcome, "request"
+            );
+        } else {
+            tracing::info!(
+                method, route, address, status, latency_ms, client_id, outcome, "request"
+            );
+        }
+    }
+}
+
+static ACCESS_LOG: std::sync::OnceLock<AccessLog> = std::sync::OnceLock::new();
+
+/// The request lines of `serve`, formatted here rather than by the tracing
+/// formatter: one line per request is the hottest log path, and the generic
+/// formatter (field visitors, span field strings re-formatted per record,
+/// ANSI styling objects) cost about a tenth of a token's CPU time. The line
+/// has the same shape the formatter gives every other line, in both formats,
+/// goes to the same background writer, and obeys the same `RUST_LOG` filter.
+struct AccessLog {
+    writer: tracing_appender::non_blocking::NonBlocking,
+    format: LogFormat,
+    ansi: bool,
+}
+
+impl AccessLog {
+    fn write(&self, line: &RequestLine<'_>) {
+        let enabled = if line.error {
+            tracing::enabled!(target: "tokend::telemetry", tracing::Level::ERROR)
+        } else {
+            tracing::enabled!(target: "tokend::telemetry", tracing::Level::INFO)
+        };
+        if !enabled {
+            return;
+        }
+        thread_local! {
+            static BUFFER: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+        }
+        BUFFER.with_borrow_mut(|buffer| {
+            buffer.clear();
+            match self.format {
+                LogFormat::Json => line.json(buffer),
+                LogFormat::Pretty => line.text(buffer, self.ansi),
             }
+            buffer.push('\n');
+            let _ = std::io::Write::write_all(&mut self.writer.clone(), buffer.as_bytes());
         });
+    }
+}
+
+/// `2026-12-04T13:24:28.123456Z`, as the tracing formatter writes time.
+fn timestamp(out: &mut String) {
+    use chrono::{Datelike, Timelike};
+    use std::fmt::Write;
+    let now = chrono::Utc::now();
+    let _ = write!(
+        out,
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+        now.year(),
+        now.month(),
+        now.day(),
+        now.hour(),
+        now.minute(),
+        now.second(),
+        now.nanosecond() % 1_000_000_000 / 1000
+    );
+}
+
+impl RequestLine<'_> {
+    fn text(&self, out: &mut String, ansi: bool) {
+        use std::fmt::Write;
+        timestamp(out);
+        let level = match (self.error, ansi) {
+            (true, false) => " ERROR ",
+            (false, false) => "  INFO ",
+            (true, true) => " \x1b[31mERROR\x1b[0m ",
+            (false, true) => "  \x1b[32mINFO\x1b[0m ",
+        };
+        out.push_str(level);
+        // Ids are ASCII without spaces by construction; the route is a
+        // registered name; a client id may hold anything, so it is quoted
+        // and escaped as the formatter does.
+        let _ = write!(
+            out,
+            "request{{request_id={}}}: tokend::telemetry: request method={:?} route={:?}",
+            self.request_id, self.method, self.route
+        );
+        if let Some(address) = self.address {
+            let _ = write!(out, " address={address}");
+        }
+        let _ = write!(
+            out,
+            " status={} latency_ms={}",
+            self.status, self.latency_ms
+        );
+        if let Some(client_id) = self.client_id {
+            let _ = write!(out, " client_id={client_id:?}");
+        }
+        if let Some(outcome) = self.outcome {
+            let _ = write!(out, " outcome={outcome:?}");
+        }
+    }
+
+    fn json(&self, out: &mut String) {
+        use std::fmt::Write;
+        let string = |out: &mut String, s: &str| {
+            // serde_json's escaping: a client id with quotes or controls
+            // stays one well-formed value.
+            out.push_str(&serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into()));
+        };
+        out.push_str("{\"timestamp\":\"");
+        timestamp(out);
+        out.push_str(if self.error {
+            "\",\"level\":\"ERROR\""
+        } else {
+            "\",\"level\":\"INFO\""
+        });
+        out.push_str(",\"message\":\"request\",\"method\":");
+        string(out, self.method);
+        out.push_str(",\"route\":");
+        string(out, self.route);
+        if let Some(address) = self.address {
+            let _ = write!(out, ",\"address\":\"{address}\"");
+        }
+        let _ = write!(
+            out,
+            ",\"status\":{},\"latency_ms\":{}",
+            self.status, self.latency_ms
+        );
+        if let Some(client_id) = self.client_id {
+            out.push_str(",\"client_id\":");
+            string(out, client_id);
+        }
+        if let Some(outcome) = self.outcome {
+            out.push_str(",\"outcome\":");
+            string(out, outcome);
+        }
+        out.push_str(",\"target\":\"tokend::telemetry\",\"span\":{\"request_id\":");
+        string(out, self.request_id);
+        out.push_str(",\"name\":\"request\"}}");
     }
 }
 
@@ -172,11 +381,11 @@ pub fn request_id_header(request: &ServiceRequest) -> Option<(HeaderName, Header
 /// Notes on the current request's log line who the client is and how the
 /// request ended (`issued`, or an RFC 6749 error code).
 pub fn record_client(client_id: &str) {
-    Span::current().record("client_id", client_id);
+    with_notes(&Span::current(), |n| n.client_id = Some(client_id.into()));
 }
 
-pub fn record_outcome(outcome: &str) {
-    Span::current().record("outcome", outcome);
+pub fn record_outcome(outcome: &'static str) {
+    with_notes(&Span::current(), |n| n.outcome = Some(outcome));
 }
 
 /// Notes the client's address (the peer, or what a trusted proxy forwarded)
