@@ -36,7 +36,7 @@ fn parsing_and_secrets(c: &mut Criterion) {
     c.bench_function("parse/form+basic", |b| {
         b.iter(|| {
             let form = Form::parse(black_box(body)).unwrap();
-            Credentials::extract(Some(black_box(header)), &form).unwrap()
+            Credentials::extract(Some(black_box(header)), &form, false).unwrap()
         })
     });
     let pepper =

@@ -127,7 +127,25 @@ impl Application {
         ));
         admin.serve_trust_to(trust.clone());
         admin.refresh_local_trust().await?;
+        let client_ca = match &settings.tls.client_ca_file {
+            Some(path) => {
+                let pem = std::fs::read(path).map_err(|e| crate::config::ConfigError::Invalid {
+                    setting: "tls.client_ca_file",
+                    reason: format!("{}: {e}", path.display()),
+                })?;
+                Some(Arc::new(
+                    crate::oauth::mtls::ClientCa::from_pem(&pem).map_err(|reason| {
+                        crate::config::ConfigError::Invalid {
+                            setting: "tls.client_ca_file",
+                            reason: format!("{}: {reason}", path.display()),
+                        }
+                    })?,
+                ))
+            }
+            None => None,
+        };
         let auth = Arc::new(ClientAuthenticator {
+            client_ca: client_ca.clone(),
             clients: clients.clone(),
             pepper: admin.pepper.clone(),
             replays: Arc::new(admin.store.clone()),
@@ -161,7 +179,7 @@ impl Application {
             verified: VerifiedTokens::new(VERIFIED_TOKENS_CAPACITY),
         };
         let state = Arc::new(AppState {
-            metadata: ArcSwap::from_pointee(crate::oauth::render_metadata(&issuer, &[])),
+            metadata: ArcSwap::from_pointee(crate::oauth::render_metadata(&issuer, &[], false)),
             admin,
             issuer: issuer.clone(),
             auth,
@@ -177,16 +195,21 @@ impl Application {
         let data = web::Data::from(state.clone());
         let metrics_data = web::Data::from(state.metrics.clone());
         let proxies = web::Data::new(settings.http.trusted_proxies.clone());
+        let cert_header = web::Data::new(http::forwarded::CertHeaderSetting(
+            settings.tls.client_cert_header,
+        ));
         let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
                 .app_data(metrics_data.clone())
                 .app_data(proxies.clone())
+                .app_data(cert_header.clone())
                 .wrap(actix_web::middleware::from_fn(http::forwarded::resolve))
                 .wrap(TracingLogger::<RequestSpan>::new())
                 .configure(http::routes)
         })
+        .on_connect(tokend_verify::actix::client_certificate_on_connect)
         .workers(workers)
         .shutdown_timeout(30)
         // Slow or idle clients cannot hold connections forever.
@@ -196,7 +219,10 @@ impl Application {
         .max_connections(10_000)
         .backlog(2048);
         let server = match &tls {
-            Some(cert) => server.listen_rustls_0_23(listener, cert.server_config()),
+            Some(cert) => server.listen_rustls_0_23(
+                listener,
+                cert.server_config(client_ca.as_ref().map(|ca| ca.verifier())),
+            ),
             None => server.listen(listener),
         }
         .map_err(|source| StartError::Bind {

@@ -39,9 +39,15 @@ impl AppState {
 
     pub(crate) async fn refresh_metadata(&self) -> Result<(), AdminError> {
         let scopes = self.admin.store.scopes_in_use().await?;
+        let tls = &self.settings().tls;
+        // Certificates reach tokend over its own TLS with client CAs, or
+        // from a trusted proxy.
+        let mtls =
+            (tls.enabled() && tls.client_ca_file.is_some()) || tls.client_cert_header.is_some();
         self.metadata.store(Arc::new(crate::oauth::render_metadata(
             &self.issuer,
             &scopes,
+            mtls,
         )));
         Ok(())
     }

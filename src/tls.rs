@@ -82,13 +82,24 @@ impl ReloadableCert {
         Ok(())
     }
 
-    /// The rustls configuration serving this certificate (HTTP/1.1).
-    pub fn server_config(self: &Arc<Self>) -> rustls::ServerConfig {
-        let mut config = rustls::ServerConfig::builder_with_provider(self.provider.clone())
+    /// The rustls configuration serving this certificate (HTTP/1.1). With
+    /// `client_ca` (the verifier of `tls.client_ca_file`: its CA names and
+    /// signature checks) a client certificate is asked for, never required
+    /// (SPEC §9).
+    pub fn server_config(
+        self: &Arc<Self>,
+        client_ca: Option<Arc<dyn rustls::server::danger::ClientCertVerifier>>,
+    ) -> rustls::ServerConfig {
+        let builder = rustls::ServerConfig::builder_with_provider(self.provider.clone())
             .with_safe_default_protocol_versions()
-            .expect("the aws-lc-rs provider supports the default versions")
-            .with_no_client_auth()
-            .with_cert_resolver(self.clone());
+            .expect("the aws-lc-rs provider supports the default versions");
+        let builder = match client_ca {
+            Some(inner) => {
+                builder.with_client_cert_verifier(Arc::new(OptionalClientCert { inner }))
+            }
+            None => builder.with_no_client_auth(),
+        };
+        let mut config = builder.with_cert_resolver(self.clone());
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
         config
     }
@@ -97,5 +108,60 @@ impl ReloadableCert {
 impl ResolvesServerCert for ReloadableCert {
     fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
         Some(self.current.load_full())
+    }
+}
+
+/// Asks for a client certificate and checks the handshake's proof that the
+/// client holds its key, but accepts any certificate: whether it chains to
+/// `tls.client_ca_file` (`tls_client_auth`) or is the registered one
+/// (`self_signed_tls_client_auth`) depends on the client, known only when
+/// the request names it. A connection without a certificate is accepted.
+#[derive(Debug)]
+struct OptionalClientCert {
+    inner: Arc<dyn rustls::server::danger::ClientCertVerifier>,
+}
+
+impl rustls::server::danger::ClientCertVerifier for OptionalClientCert {
+    fn offer_client_auth(&self) -> bool {
+        true
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        false
+    }
+
+    fn root_hint_subjects(&self) -> &[rustls::DistinguishedName] {
+        self.inner.root_hint_subjects()
+    }
+
+    fn verify_client_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::server::danger::ClientCertVerified, rustls::Error> {
+        Ok(rustls::server::danger::ClientCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.inner.supported_verify_schemes()
     }
 }

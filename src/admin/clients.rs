@@ -75,6 +75,15 @@ pub struct NewClient {
     pub may_introspect: Option<bool>,
     /// Every token request must carry a DPoP proof (RFC 9449).
     pub require_dpop: Option<bool>,
+    /// `tls_client_auth` (RFC 8705 §2.1.2): the certificate's subject DN
+    /// (RFC 4514), or one of its SAN URIs (a SPIFFE ID) or DNS names. One of
+    /// the three.
+    pub tls_client_auth_subject_dn: Option<String>,
+    pub tls_client_auth_san_uri: Option<String>,
+    pub tls_client_auth_san_dns: Option<String>,
+    /// `self_signed_tls_client_auth` (RFC 8705 §2.2): the client's
+    /// certificate (PEM), matched by its SHA-256 thumbprint.
+    pub tls_client_certificate: Option<String>,
 }
 
 /// A partial update; absent fields keep their value. An empty string clears
@@ -100,6 +109,15 @@ pub struct ClientUpdate {
     pub enabled: Option<bool>,
     pub may_introspect: Option<bool>,
     pub require_dpop: Option<bool>,
+    /// `tls_client_auth` (RFC 8705 §2.1.2): the certificate's subject DN
+    /// (RFC 4514), or one of its SAN URIs (a SPIFFE ID) or DNS names. One of
+    /// the three.
+    pub tls_client_auth_subject_dn: Option<String>,
+    pub tls_client_auth_san_uri: Option<String>,
+    pub tls_client_auth_san_dns: Option<String>,
+    /// `self_signed_tls_client_auth` (RFC 8705 §2.2): the client's
+    /// certificate (PEM), matched by its SHA-256 thumbprint.
+    pub tls_client_certificate: Option<String>,
 }
 
 /// A client as the CLI and the API show it: never a secret or its hash.
@@ -118,6 +136,11 @@ pub struct ClientView {
     pub enabled: bool,
     pub may_introspect: bool,
     pub require_dpop: bool,
+    /// What the client's certificate must show (mTLS clients):
+    /// `{"subject_dn"|"san_uri"|"san_dns"|"certificate_sha256": "…"}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub tls_identity: Option<crate::domain::TlsIdentity>,
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub jwks: Option<serde_json::Value>,
@@ -146,6 +169,7 @@ impl From<&Client> for ClientView {
             enabled: c.enabled,
             may_introspect: c.may_introspect,
             require_dpop: c.require_dpop,
+            tls_identity: c.tls_identity.clone(),
             jwks: c.jwks.clone(),
             previous_secret_valid_until: c.secrets.previous.as_ref().map(|(_, until)| *until),
             created_at: c.created_at,
@@ -206,6 +230,50 @@ fn parse_grant_types(list: &[String]) -> Result<bool, AdminError> {
     }
 }
 
+fn tls_given(u: &ClientUpdate) -> bool {
+    u.tls_client_auth_subject_dn.is_some()
+        || u.tls_client_auth_san_uri.is_some()
+        || u.tls_client_auth_san_dns.is_some()
+        || u.tls_client_certificate.is_some()
+}
+
+/// The one certificate subject given (an empty value clears it).
+fn tls_identity(
+    subject_dn: Option<&str>,
+    san_uri: Option<&str>,
+    san_dns: Option<&str>,
+    certificate: Option<&str>,
+) -> Result<Option<crate::domain::TlsIdentity>, AdminError> {
+    use crate::domain::TlsIdentity;
+    let given: Vec<_> = [
+        ("tls_client_auth_subject_dn", subject_dn),
+        ("tls_client_auth_san_uri", san_uri),
+        ("tls_client_auth_san_dns", san_dns),
+        ("tls_client_certificate", certificate),
+    ]
+    .into_iter()
+    .filter_map(|(name, v)| v.filter(|v| !v.trim().is_empty()).map(|v| (name, v)))
+    .collect();
+    let (name, value) = match given.as_slice() {
+        [] => return Ok(None),
+        [one] => *one,
+        _ => {
+            return Err(AdminError::Invalid(
+                "give one of tls_client_auth_subject_dn, tls_client_auth_san_uri, tls_client_auth_san_dns, tls_client_certificate".into(),
+            ));
+        }
+    };
+    let invalid = |e: String| AdminError::Invalid(format!("{name}: {e}"));
+    match name {
+        "tls_client_auth_subject_dn" => TlsIdentity::subject_dn(value),
+        "tls_client_auth_san_uri" => TlsIdentity::san_uri(value),
+        "tls_client_auth_san_dns" => TlsIdentity::san_dns(value),
+        _ => crate::oauth::mtls::registered_certificate(value),
+    }
+    .map(Some)
+    .map_err(invalid)
+}
+
 fn check_client(c: &Client) -> Result<(), AdminError> {
     if c.name.trim().is_empty() || c.name.len() > 200 {
         return Err(AdminError::Invalid("name: must be 1–200 characters".into()));
@@ -221,6 +289,27 @@ fn check_client(c: &Client) -> Result<(), AdminError> {
     if let Some(jwks) = &c.jwks {
         crate::oauth::assertion::validate_client_jwks(jwks)
             .map_err(|e| AdminError::Invalid(format!("jwks: {e}")))?;
+    }
+    match (c.auth_method, &c.tls_identity) {
+        (AuthMethod::TlsClientAuth, Some(id)) if id.is_ca_issued() => {}
+        (AuthMethod::TlsClientAuth, _) => {
+            return Err(AdminError::Invalid(
+                "tls_client_auth needs the certificate's subject: tls_client_auth_subject_dn, tls_client_auth_san_uri or tls_client_auth_san_dns".into(),
+            ));
+        }
+        (AuthMethod::SelfSignedTlsClientAuth, Some(id)) if !id.is_ca_issued() => {}
+        (AuthMethod::SelfSignedTlsClientAuth, _) => {
+            return Err(AdminError::Invalid(
+                "self_signed_tls_client_auth needs the client's certificate: tls_client_certificate (PEM)".into(),
+            ));
+        }
+        (_, Some(_)) => {
+            return Err(AdminError::Invalid(format!(
+                "a certificate subject is only for tls_client_auth or self_signed_tls_client_auth clients, not {}",
+                c.auth_method
+            )));
+        }
+        (_, None) => {}
     }
     if c.auth_method == AuthMethod::PrivateKeyJwt && c.jwks.is_none() {
         return Err(AdminError::Invalid(
@@ -277,6 +366,12 @@ impl Admin {
                 .may_introspect
                 .unwrap_or(new.grant_types.as_ref().is_some_and(|g| g.is_empty())),
             require_dpop: new.require_dpop.unwrap_or(false),
+            tls_identity: tls_identity(
+                new.tls_client_auth_subject_dn.as_deref(),
+                new.tls_client_auth_san_uri.as_deref(),
+                new.tls_client_auth_san_dns.as_deref(),
+                new.tls_client_certificate.as_deref(),
+            )?,
         };
         check_client(&client)?;
         self.store
@@ -338,10 +433,12 @@ impl Admin {
             ("enabled", update.enabled.is_some()),
             ("may_introspect", update.may_introspect.is_some()),
             ("require_dpop", update.require_dpop.is_some()),
+            ("tls_identity", tls_given(&update)),
         ]
         .into_iter()
         .filter_map(|(name, set)| set.then_some(name))
         .collect();
+        let tls_changed = tls_given(&update);
         if let Some(name) = update.name {
             c.name = name;
         }
@@ -384,6 +481,14 @@ impl Admin {
         }
         if let Some(may) = update.may_introspect {
             c.may_introspect = may;
+        }
+        if tls_changed {
+            c.tls_identity = tls_identity(
+                update.tls_client_auth_subject_dn.as_deref(),
+                update.tls_client_auth_san_uri.as_deref(),
+                update.tls_client_auth_san_dns.as_deref(),
+                update.tls_client_certificate.as_deref(),
+            )?;
         }
         if c.auth_method.uses_secret() && c.secrets.current.is_none() {
             return Err(AdminError::Invalid(

@@ -278,7 +278,10 @@ pub struct ClientFields {
     /// method; this names its preference).
     /// federated: no secret and no keys, only workload tokens that a
     /// binding matches (`client bind`).
-    #[arg(long, value_parser = ["client_secret_basic", "client_secret_post", "private_key_jwt", "federated"])]
+    /// tls_client_auth: a certificate chaining to tls.client_ca_file with
+    /// the subject given by --tls-subject-dn, --tls-san-uri or --tls-san-dns.
+    /// self_signed_tls_client_auth: the certificate of --tls-cert-file.
+    #[arg(long, value_parser = ["client_secret_basic", "client_secret_post", "private_key_jwt", "federated", "tls_client_auth", "self_signed_tls_client_auth"])]
     pub auth_method: Option<String>,
     /// The client's public keys (JWKS) for private_key_jwt.
     #[arg(long, value_name = "FILE")]
@@ -292,6 +295,21 @@ pub struct ClientFields {
     /// tokens are always bound to its key.
     #[arg(long, value_name = "true|false", num_args = 0..=1, default_missing_value = "true")]
     pub require_dpop: Option<bool>,
+    /// tls_client_auth: the certificate's subject DN, RFC 4514
+    /// (e.g. "CN=orders,O=Example,C=US").
+    #[arg(long, value_name = "DN", group = "tls_subject")]
+    pub tls_subject_dn: Option<String>,
+    /// tls_client_auth: a URI in the certificate's SAN, e.g. a SPIFFE ID
+    /// (spiffe://prod.example/ns/shop/sa/orders).
+    #[arg(long, value_name = "URI", group = "tls_subject")]
+    pub tls_san_uri: Option<String>,
+    /// tls_client_auth: a DNS name in the certificate's SAN.
+    #[arg(long, value_name = "NAME", group = "tls_subject")]
+    pub tls_san_dns: Option<String>,
+    /// self_signed_tls_client_auth: the client's certificate (PEM), matched
+    /// by its SHA-256 thumbprint.
+    #[arg(long, value_name = "FILE", group = "tls_subject")]
+    pub tls_cert_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

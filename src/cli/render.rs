@@ -32,6 +32,13 @@ pub(super) fn read_jwks(path: &Option<PathBuf>) -> anyhow::Result<Option<serde_j
         .transpose()
 }
 
+/// The text of an optional file named by a flag (a PEM certificate).
+pub(super) fn read_text_file(path: &Option<PathBuf>) -> anyhow::Result<Option<String>> {
+    path.as_ref()
+        .map(|p| std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display())))
+        .transpose()
+}
+
 pub(super) struct Output {
     pub(super) json: bool,
 }
@@ -63,7 +70,14 @@ pub(super) fn describe_secret(created: &ClientWithSecret) -> String {
 }
 
 pub(super) fn describe_client(c: &crate::admin::ClientView) -> String {
-    format!(
+    let mut binding = Vec::new();
+    if let Some(id) = &c.tls_identity {
+        binding.push(format!("\ncertificate:  {}", id.describe()));
+    }
+    if c.require_dpop {
+        binding.push("\nrequire_dpop: true (every token is bound to a DPoP key)".into());
+    }
+    let text = format!(
         "client_id:    {}\nname:         {}\nenabled:      {}\nscopes:       {}\ndefault:      {}\naudiences:    {}\ntoken_ttl:    {}\nauth_method:  {}\ngrant_types:  {}\nclaims:       {}\nupdated_at:   {}",
         c.client_id,
         c.name,
@@ -80,7 +94,8 @@ pub(super) fn describe_client(c: &crate::admin::ClientView) -> String {
         c.grant_types.join(" "),
         serde_json::Value::Object(c.claims.clone()),
         c.updated_at.to_rfc3339(),
-    )
+    );
+    text + &binding.concat()
 }
 
 pub(super) fn describe_keys(keys: &[KeyView]) -> String {

@@ -260,6 +260,10 @@ async fn client_command(
                     grant_types: args.no_grant.then(Vec::new),
                     may_introspect: args.fields.introspect,
                     require_dpop: args.fields.require_dpop,
+                    tls_client_auth_subject_dn: args.fields.tls_subject_dn,
+                    tls_client_auth_san_uri: args.fields.tls_san_uri,
+                    tls_client_auth_san_dns: args.fields.tls_san_dns,
+                    tls_client_certificate: read_text_file(&args.fields.tls_cert_file)?,
                 })
                 .await?;
             out.print(&created, || describe_secret(&created));
@@ -346,6 +350,10 @@ async fn client_command(
                         jwks: read_jwks(&f.jwks_file)?,
                         may_introspect: f.introspect,
                         require_dpop: f.require_dpop,
+                        tls_client_auth_subject_dn: f.tls_subject_dn,
+                        tls_client_auth_san_uri: f.tls_san_uri,
+                        tls_client_auth_san_dns: f.tls_san_dns,
+                        tls_client_certificate: read_text_file(&f.tls_cert_file)?,
                         ..ClientUpdate::default()
                     },
                 )

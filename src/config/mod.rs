@@ -108,6 +108,23 @@ pub struct TlsSettings {
     pub cert_file: Option<PathBuf>,
     /// PEM private key of `cert_file`.
     pub key_file: Option<PathBuf>,
+    /// PEM CA certificates client certificates chain to (`tls_client_auth`,
+    /// SPEC §9). With TLS on, a client certificate is then requested (never
+    /// required).
+    pub client_ca_file: Option<PathBuf>,
+    /// The header a TLS-terminating proxy forwards the client certificate
+    /// in, believed only from `http.trusted_proxies`.
+    #[serde(deserialize_with = "cert_header")]
+    pub client_cert_header: Option<tokend_verify::mtls::CertHeader>,
+}
+
+fn cert_header<'de, D: serde::Deserializer<'de>>(
+    de: D,
+) -> Result<Option<tokend_verify::mtls::CertHeader>, D::Error> {
+    let text = Option::<String>::deserialize(de)?;
+    text.filter(|t| !t.trim().is_empty())
+        .map(|t| t.trim().parse().map_err(serde::de::Error::custom))
+        .transpose()
 }
 
 impl TlsSettings {
@@ -232,6 +249,8 @@ impl Settings {
         "TOKEND_HTTP__TRUSTED_PROXIES",
         "TOKEND_TLS__CERT_FILE",
         "TOKEND_TLS__KEY_FILE",
+        "TOKEND_TLS__CLIENT_CA_FILE",
+        "TOKEND_TLS__CLIENT_CERT_HEADER",
         "TOKEND_FEDERATION__FETCH_TIMEOUT",
     ];
 
@@ -352,6 +371,12 @@ impl Settings {
                 return Err(invalid("tls.cert_file", "is required with tls.key_file"));
             }
             _ => {}
+        }
+        if self.tls.client_cert_header.is_some() && self.http.trusted_proxies.is_empty() {
+            return Err(invalid(
+                "tls.client_cert_header",
+                "needs http.trusted_proxies: the header is believed only from the proxies listed there",
+            ));
         }
         if Scope::parse(&self.admin.scope).map(|s| s.len()) != Ok(1) {
             return Err(invalid(

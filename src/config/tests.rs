@@ -92,6 +92,8 @@ fn every_documented_variable_is_read() {
         ("TOKEND_HTTP__TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.1"),
         ("TOKEND_TLS__CERT_FILE", "/c.pem"),
         ("TOKEND_TLS__KEY_FILE", "/k.pem"),
+        ("TOKEND_TLS__CLIENT_CA_FILE", "/ca.pem"),
+        ("TOKEND_TLS__CLIENT_CERT_HEADER", "X-Forwarded-Client-Cert"),
         ("TOKEND_FEDERATION__FETCH_TIMEOUT", "7s"),
     ];
     assert_eq!(values.len(), Settings::ENV_VARS.len());
@@ -130,6 +132,31 @@ fn every_documented_variable_is_read() {
             .contains("192.0.2.2".parse().unwrap())
     );
     assert!(s.tls.enabled());
+    assert_eq!(
+        s.tls.client_ca_file.as_deref(),
+        Some(std::path::Path::new("/ca.pem"))
+    );
+    assert_eq!(
+        s.tls.client_cert_header,
+        Some(tokend_verify::mtls::CertHeader::EnvoyXfcc)
+    );
+}
+
+#[test]
+fn an_unknown_client_cert_header_is_refused_naming_both_formats() {
+    let env = [(
+        "TOKEND_TLS__CLIENT_CERT_HEADER".to_string(),
+        "x-client-cert".to_string(),
+    )]
+    .into_iter()
+    .collect();
+    let err = Settings::load_with_env(None, Some(env))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("x-forwarded-client-cert") && err.contains("x-ssl-client-cert"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -45,53 +45,8 @@ impl std::fmt::Debug for DatabaseUrl {
     }
 }
 
-/// CIDRs (a bare address is one host) whose forwarded headers are believed.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TrustedProxies(Vec<ipnet::IpNet>);
-
-impl TrustedProxies {
-    /// Comma- or space-separated CIDRs or addresses.
-    pub fn parse(list: &str) -> Result<Self, String> {
-        list.split([',', ' '])
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(|s| {
-                s.parse::<ipnet::IpNet>()
-                    .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-                    .map_err(|_| format!("`{s}` is not an address or CIDR such as 10.0.0.0/8"))
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map(TrustedProxies)
-    }
-
-    pub fn contains(&self, address: std::net::IpAddr) -> bool {
-        let address = match address {
-            std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(address, std::net::IpAddr::V4),
-            v4 => v4,
-        };
-        self.0.iter().any(|net| net.contains(&address))
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl<'de> Deserialize<'de> for TrustedProxies {
-    fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Text(String),
-            List(Vec<String>),
-        }
-        let text = match Raw::deserialize(de)? {
-            Raw::Text(t) => t,
-            Raw::List(l) => l.join(","),
-        };
-        TrustedProxies::parse(&text).map_err(serde::de::Error::custom)
-    }
-}
+/// `http.trusted_proxies`: one implementation with tokend-verify's.
+pub use tokend_verify::mtls::TrustedProxies;
 
 /// The longest duration tokend takes anywhere (100 years): every sum of
 /// durations and timestamps then stays far inside `i64` seconds and chrono's

@@ -45,6 +45,11 @@ pub enum AuthMethod {
     /// No secret and no keys: the client authenticates only with a workload
     /// identity token that one of its bindings matches (SPEC §8).
     Federated,
+    /// A certificate chaining to `tls.client_ca_file` with the registered
+    /// subject (RFC 8705 §2.1).
+    TlsClientAuth,
+    /// The registered self-signed certificate (RFC 8705 §2.2).
+    SelfSignedTlsClientAuth,
 }
 
 impl AuthMethod {
@@ -54,11 +59,24 @@ impl AuthMethod {
             AuthMethod::ClientSecretPost => "client_secret_post",
             AuthMethod::PrivateKeyJwt => "private_key_jwt",
             AuthMethod::Federated => "federated",
+            AuthMethod::TlsClientAuth => "tls_client_auth",
+            AuthMethod::SelfSignedTlsClientAuth => "self_signed_tls_client_auth",
         }
     }
 
     pub fn uses_secret(self) -> bool {
-        !matches!(self, AuthMethod::PrivateKeyJwt | AuthMethod::Federated)
+        matches!(
+            self,
+            AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost
+        )
+    }
+
+    /// Whether the client authenticates with a TLS client certificate.
+    pub fn uses_certificate(self) -> bool {
+        matches!(
+            self,
+            AuthMethod::TlsClientAuth | AuthMethod::SelfSignedTlsClientAuth
+        )
     }
 }
 
@@ -77,8 +95,10 @@ impl FromStr for AuthMethod {
             "client_secret_post" => Ok(AuthMethod::ClientSecretPost),
             "private_key_jwt" => Ok(AuthMethod::PrivateKeyJwt),
             "federated" => Ok(AuthMethod::Federated),
+            "tls_client_auth" => Ok(AuthMethod::TlsClientAuth),
+            "self_signed_tls_client_auth" => Ok(AuthMethod::SelfSignedTlsClientAuth),
             other => Err(format!(
-                "`{other}` is not one of client_secret_basic, client_secret_post, private_key_jwt, federated"
+                "`{other}` is not one of client_secret_basic, client_secret_post, private_key_jwt, federated, tls_client_auth, self_signed_tls_client_auth"
             )),
         }
     }
@@ -141,6 +161,9 @@ pub struct Client {
     /// Every token request must carry a DPoP proof (RFC 9449): its tokens
     /// are always bound to its key.
     pub require_dpop: bool,
+    /// What the client's certificate must show (`tls_client_auth`,
+    /// `self_signed_tls_client_auth`).
+    pub tls_identity: Option<super::TlsIdentity>,
 }
 
 impl Client {

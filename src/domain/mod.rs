@@ -9,6 +9,7 @@ mod key_record;
 mod pattern;
 mod policy;
 mod scope;
+mod tls_identity;
 mod trust;
 
 pub use algorithm::Algorithm;
@@ -19,6 +20,7 @@ pub use key_record::KeyRecord;
 pub use pattern::Pattern;
 pub use policy::{Grant, GrantRefusal, TokenPolicy};
 pub use scope::Scope;
+pub use tls_identity::{TlsIdentity, canonical_dn, dn_attribute};
 pub use trust::{
     Binding, DEFAULT_MAX_LIFETIME, GITHUB_ACTIONS_ISSUER, KeySource, ProviderKind, TrustProvider,
     validate_provider_name,

@@ -107,6 +107,7 @@ mod tests {
             tokens_valid_since: None,
             may_introspect: false,
             require_dpop: false,
+            tls_identity: None,
         }
     }
 

@@ -1,8 +1,9 @@
 //! Where a request really comes from: the peer address, or — only when the
 //! peer is one of `http.trusted_proxies` — the address and scheme the proxy
 //! forwarded (`Forwarded`, RFC 7239, else `X-Forwarded-For` and
-//! `X-Forwarded-Proto`). Used for the failure limiter, the request log and,
-//! later, URL checks. A header from any other peer is ignored.
+//! `X-Forwarded-Proto`), and the client certificate it forwarded
+//! (`tls.client_cert_header`). Used for the failure limiter, the request
+//! log, mTLS and URL checks. A header from any other peer is ignored.
 
 use crate::config::TrustedProxies;
 use actix_web::body::MessageBody;
@@ -11,6 +12,7 @@ use actix_web::http::header::HeaderMap;
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage, HttpRequest, web};
 use std::net::IpAddr;
+use tokend_verify::mtls::{CertHeader, ClientCertificate};
 
 /// The resolved origin of a request, kept in its extensions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,6 +20,61 @@ pub struct ClientOrigin {
     pub address: IpAddr,
     /// `true` when the request reached tokend (or the trusted proxy) over TLS.
     pub https: bool,
+}
+
+/// `tls.client_cert_header`: where a trusted proxy forwards the client
+/// certificate, if it does.
+#[derive(Debug, Clone, Copy)]
+pub struct CertHeaderSetting(pub Option<CertHeader>);
+
+/// A client certificate a trusted proxy forwarded, kept in the request's
+/// extensions.
+struct ForwardedCertificate(ClientCertificate);
+
+/// The request's client certificate: the one a trusted proxy forwarded
+/// (when `tls.client_cert_header` is set and the peer is a trusted proxy),
+/// else the one of tokend's own TLS connection.
+pub fn client_certificate(req: &HttpRequest) -> Option<ClientCertificate> {
+    if let Some(forwarded) = req.extensions().get::<ForwardedCertificate>() {
+        return Some(forwarded.0.clone());
+    }
+    let from_proxy = req
+        .app_data::<web::Data<CertHeaderSetting>>()
+        .is_some_and(|s| s.0.is_some())
+        && req.peer_addr().is_some_and(|p| {
+            req.app_data::<web::Data<TrustedProxies>>()
+                .is_some_and(|t| t.contains(p.ip()))
+        });
+    if from_proxy {
+        // The proxy terminated TLS: its connection's certificate is its own.
+        return None;
+    }
+    req.conn_data::<ClientCertificate>().cloned()
+}
+
+/// The certificate a trusted proxy forwarded in `header`; a malformed value
+/// is logged and ignored (the request then has no certificate).
+fn forwarded_certificate(header: CertHeader, headers: &HeaderMap) -> Option<ClientCertificate> {
+    let mut values = headers.get_all(header.name());
+    let value = values.next()?;
+    if values.next().is_some() {
+        tracing::warn!(
+            header = header.name(),
+            "ignoring a client certificate header sent twice"
+        );
+        return None;
+    }
+    let parsed = value
+        .to_str()
+        .map_err(|_| tokend_verify::mtls::ForwardedCertError::Malformed)
+        .and_then(|v| header.parse(v));
+    match parsed {
+        Ok(cert) => Some(cert),
+        Err(e) => {
+            tracing::warn!(header = header.name(), error = %e, "ignoring a forwarded client certificate");
+            None
+        }
+    }
 }
 
 /// The origin of `req`: resolved by [`resolve`], else the bare peer.
@@ -154,13 +211,22 @@ pub async fn resolve(
         // Whether this server speaks TLS; `connection_info()` would believe
         // anyone's `Forwarded` header.
         let https = request.app_config().secure();
-        let origin = match request.app_data::<web::Data<TrustedProxies>>() {
+        let trusted = request.app_data::<web::Data<TrustedProxies>>();
+        let origin = match trusted {
             Some(trusted) => resolve_origin(trusted, peer.ip(), https, request.headers()),
             None => ClientOrigin {
                 address: peer.ip(),
                 https,
             },
         };
+        if let Some(CertHeaderSetting(Some(header))) = request
+            .app_data::<web::Data<CertHeaderSetting>>()
+            .map(|s| *s.get_ref())
+            && trusted.is_some_and(|t| t.contains(peer.ip()))
+            && let Some(cert) = forwarded_certificate(header, request.headers())
+        {
+            request.extensions_mut().insert(ForwardedCertificate(cert));
+        }
         crate::telemetry::note_address(&request, origin.address);
         request.extensions_mut().insert(origin);
     }

@@ -21,11 +21,18 @@ async fn authenticated_form(
         headers.get(header::CONTENT_TYPE).map(|v| v.as_bytes()),
         &body,
     )?;
-    let credentials = Credentials::extract(super::authorization(req)?, &form)?;
+    let certificate = super::forwarded::client_certificate(req);
+    let credentials =
+        Credentials::extract(super::authorization(req)?, &form, certificate.is_some())?;
     let address = super::forwarded::client_origin(req).map(|o| o.address);
     let client = state
         .auth
-        .authenticate(credentials, state.admin.clock.now(), address)
+        .authenticate(
+            credentials,
+            state.admin.clock.now(),
+            address,
+            certificate.as_ref(),
+        )
         .await?;
     Ok((form, client))
 }

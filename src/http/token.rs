@@ -85,6 +85,7 @@ pub async fn token(
         };
         Some(format!("{scheme}://{host}/token"))
     });
+    let certificate = super::forwarded::client_certificate(&req);
     let response = state
         .tokens
         .token(
@@ -94,6 +95,7 @@ pub async fn token(
                 dpop,
                 url: url.as_deref(),
                 address: origin.map(|o| o.address),
+                certificate: certificate.as_ref(),
             },
             &body,
         )

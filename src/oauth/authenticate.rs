@@ -18,10 +18,13 @@ use chrono::{DateTime, Utc};
 use secrecy::ExposeSecret;
 use std::net::IpAddr;
 use std::sync::Arc;
+use tokend_verify::mtls::ClientCertificate;
 
 static DUMMY: SecretHash = SecretHash([0u8; 32]);
 
 pub struct ClientAuthenticator {
+    /// `tls.client_ca_file`, for `tls_client_auth`.
+    pub client_ca: Option<Arc<super::mtls::ClientCa>>,
     pub clients: Arc<ClientDirectory>,
     pub pepper: Arc<hmac::Key>,
     pub replays: Arc<dyn ReplayGuard>,
@@ -56,6 +59,7 @@ impl ClientAuthenticator {
         credentials: Credentials,
         now: DateTime<Utc>,
         address: Option<IpAddr>,
+        certificate: Option<&ClientCertificate>,
     ) -> Result<Arc<CachedClient>, OAuthError> {
         let claimed = credentials.claimed_client_id();
         let in_body = credentials.in_body();
@@ -64,7 +68,7 @@ impl ClientAuthenticator {
             address,
             now,
             in_body,
-            self.check(credentials, now),
+            self.check(credentials, now, certificate),
         )
         .await
     }
@@ -170,11 +174,18 @@ impl ClientAuthenticator {
         &self,
         credentials: Credentials,
         now: DateTime<Utc>,
+        certificate: Option<&ClientCertificate>,
     ) -> Result<Arc<CachedClient>, Refusal> {
         match credentials {
             Credentials::Missing => Err(Refusal::not_counted(OAuthError::invalid_client(
-                "client authentication is required (client_secret_basic, client_secret_post or private_key_jwt)",
+                "client authentication is required (client_secret_basic, client_secret_post, private_key_jwt, or a TLS client certificate with client_id in the body)",
             ))),
+            Credentials::Certificate { client_id } => match certificate {
+                Some(cert) => self.by_certificate(&client_id, cert, now),
+                None => Err(Refusal::not_counted(OAuthError::invalid_client(
+                    "client authentication is required: client_id alone needs a TLS client certificate",
+                ))),
+            },
             Credentials::Secret {
                 client_id,
                 raw_client_id,
@@ -226,6 +237,43 @@ impl ClientAuthenticator {
         }
         // The caller proved it holds the secret: from here, details help,
         // and nothing counts as a failed authentication.
+        if !client.enabled {
+            return Err(Refusal::not_counted(OAuthError::invalid_client(
+                "client is disabled",
+            )));
+        }
+        Ok(found)
+    }
+
+    /// RFC 8705 §2: the certificate authenticates a client registered for
+    /// mTLS. Every failure gets the answer of an unknown client (the reason
+    /// is logged, never the certificate).
+    fn by_certificate(
+        &self,
+        client_id: &str,
+        cert: &ClientCertificate,
+        now: DateTime<Utc>,
+    ) -> Result<Arc<CachedClient>, Refusal> {
+        let refused = || {
+            Refusal::failed(OAuthError::invalid_client(
+                "client authentication failed: the TLS client certificate does not authenticate this client",
+            ))
+        };
+        let Some(found) = self.clients.get(client_id) else {
+            return Err(refused());
+        };
+        let client = &found.client;
+        let identity = client
+            .tls_identity
+            .as_ref()
+            .filter(|_| client.auth_method.uses_certificate())
+            .ok_or_else(refused)?;
+        if let Err(why) =
+            super::mtls::authenticate(identity, cert, self.client_ca.as_deref(), now.timestamp())
+        {
+            tracing::info!(client_id, reason = %why, "mTLS client authentication refused");
+            return Err(refused());
+        }
         if !client.enabled {
             return Err(Refusal::not_counted(OAuthError::invalid_client(
                 "client is disabled",

@@ -26,6 +26,9 @@ pub enum Credentials {
         client_id: Option<String>,
         assertion: SecretString,
     },
+    /// Only `client_id` in the body: mTLS (RFC 8705 §2) when the request
+    /// came with a client certificate.
+    Certificate { client_id: String },
     /// No authentication at all.
     Missing,
 }
@@ -88,6 +91,7 @@ impl Credentials {
                 use secrecy::ExposeSecret;
                 super::assertion::claimed_client(assertion.expose_secret()).ok()
             }),
+            Credentials::Certificate { client_id } => Some(client_id.clone()),
             Credentials::Missing => None,
         }
     }
@@ -97,7 +101,7 @@ impl Credentials {
     pub fn in_body(&self) -> bool {
         match self {
             Credentials::Secret { method, .. } => *method == AuthMethod::ClientSecretPost,
-            Credentials::Assertion { .. } => true,
+            Credentials::Assertion { .. } | Credentials::Certificate { .. } => true,
             Credentials::Missing => false,
         }
     }
@@ -107,12 +111,18 @@ impl Credentials {
         match self {
             Credentials::Secret { method, .. } => method.as_str(),
             Credentials::Assertion { .. } => "private_key_jwt",
+            Credentials::Certificate { .. } => "tls_client_auth",
             Credentials::Missing => "none",
         }
     }
 
-    /// Finds the one authentication method a request uses.
-    pub fn extract(authorization: Option<&[u8]>, form: &Form) -> Result<Self, OAuthError> {
+    /// Finds the one authentication method a request uses; `certificate`
+    /// tells whether it came with a TLS client certificate.
+    pub fn extract(
+        authorization: Option<&[u8]>,
+        form: &Form,
+        certificate: bool,
+    ) -> Result<Self, OAuthError> {
         let bad = |e: super::FormError| OAuthError::invalid_request(e.to_string());
         let body_id = form.single("client_id").map_err(bad)?;
         let body_secret = form.single("client_secret").map_err(bad)?;
@@ -165,7 +175,12 @@ impl Credentials {
                     assertion: SecretString::from(assertion.to_owned()),
                 })
             }
-            (None, None) => Ok(Credentials::Missing),
+            (None, None) => Ok(match body_id {
+                Some(id) if certificate => Credentials::Certificate {
+                    client_id: id.to_owned(),
+                },
+                _ => Credentials::Missing,
+            }),
         }
     }
 }
@@ -222,7 +237,7 @@ mod tests {
     #[test]
     fn two_methods_are_refused() {
         let form = Form::parse(b"client_id=a&client_secret=b").unwrap();
-        let err = Credentials::extract(Some(&basic("a:b")), &form).unwrap_err();
+        let err = Credentials::extract(Some(&basic("a:b")), &form, false).unwrap_err();
         assert_eq!(err.code, super::super::ErrorCode::InvalidRequest);
     }
 
@@ -230,7 +245,7 @@ mod tests {
     fn post_credentials_and_missing() {
         let form = Form::parse(b"client_id=a&client_secret=b").unwrap();
         assert!(matches!(
-            Credentials::extract(None, &form).unwrap(),
+            Credentials::extract(None, &form, false).unwrap(),
             Credentials::Secret {
                 method: AuthMethod::ClientSecretPost,
                 ..
@@ -238,15 +253,19 @@ mod tests {
         ));
         let form = Form::parse(b"client_id=a").unwrap();
         assert!(matches!(
-            Credentials::extract(None, &form).unwrap(),
+            Credentials::extract(None, &form, false).unwrap(),
             Credentials::Missing
+        ));
+        assert!(matches!(
+            Credentials::extract(None, &form, true).unwrap(),
+            Credentials::Certificate { client_id } if client_id == "a"
         ));
     }
 
     #[test]
     fn debug_does_not_show_the_secret() {
         let form = Form::parse(b"client_id=a&client_secret=hunter2").unwrap();
-        let creds = Credentials::extract(None, &form).unwrap();
+        let creds = Credentials::extract(None, &form, false).unwrap();
         assert!(!format!("{creds:?}").contains("hunter2"));
     }
 }

@@ -4,12 +4,18 @@
 use super::assertion::ASSERTION_ALGORITHMS;
 use bytes::Bytes;
 
-pub fn render_metadata(issuer: &str, scopes: &[String]) -> Bytes {
-    let methods = [
+/// `mtls`: client certificates can reach tokend (its own TLS with
+/// `tls.client_ca_file`, or `tls.client_cert_header`), so the RFC 8705
+/// methods and certificate-bound tokens are offered.
+pub fn render_metadata(issuer: &str, scopes: &[String], mtls: bool) -> Bytes {
+    let mut methods = vec![
         "client_secret_basic",
         "client_secret_post",
         "private_key_jwt",
     ];
+    if mtls {
+        methods.extend(["tls_client_auth", "self_signed_tls_client_auth"]);
+    }
     let algs = ASSERTION_ALGORITHMS;
     let doc = serde_json::json!({
         "issuer": issuer,
@@ -30,5 +36,9 @@ pub fn render_metadata(issuer: &str, scopes: &[String]) -> Bytes {
             .map(|a| a.name())
             .collect::<Vec<_>>(),
     });
+    let mut doc = doc;
+    if mtls {
+        doc["tls_client_certificate_bound_access_tokens"] = serde_json::Value::Bool(true);
+    }
     Bytes::from(serde_json::to_vec(&doc).expect("metadata serializes"))
 }

@@ -13,6 +13,7 @@ mod form;
 mod introspect;
 pub mod limiter;
 mod metadata;
+pub mod mtls;
 pub mod ports;
 #[cfg(test)]
 mod properties;

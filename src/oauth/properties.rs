@@ -39,7 +39,7 @@ proptest! {
                 let _ = form.single(name);
                 let _ = form.all(name).count();
             }
-            match Credentials::extract(None, &form) {
+            match Credentials::extract(None, &form, false) {
                 Ok(_) => {}
                 Err(e) => prop_assert_eq!(e.code, ErrorCode::InvalidRequest),
             }

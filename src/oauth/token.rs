@@ -34,10 +34,14 @@ enum Aud<'a> {
     Many(Vec<&'a str>),
 }
 
-/// RFC 7800 / RFC 9449 §6: the key a token is bound to.
+/// RFC 7800: what a token is bound to — a DPoP key (RFC 9449 §6), a client
+/// certificate (RFC 8705 §3.1), or both.
 #[derive(Serialize)]
 struct Confirmation<'a> {
-    jkt: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    jkt: Option<&'a str>,
+    #[serde(rename = "x5t#S256", skip_serializing_if = "Option::is_none")]
+    x5t_s256: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -66,6 +70,9 @@ pub struct RequestContext<'a> {
     /// as the client saw them, behind a trusted proxy the forwarded ones).
     pub url: Option<&'a str>,
     pub address: Option<std::net::IpAddr>,
+    /// The TLS client certificate (tokend's own TLS, or a trusted proxy's
+    /// header): it may authenticate the client, and it binds the token.
+    pub certificate: Option<&'a tokend_verify::mtls::ClientCertificate>,
 }
 
 /// How a token request is counted (metrics labels from fixed sets).
@@ -273,7 +280,8 @@ impl TokenIssuer {
             self.workload_grant(authorization, &form, now, address)
                 .await?
         } else {
-            let credentials = Credentials::extract(authorization, &form)?;
+            let credentials =
+                Credentials::extract(authorization, &form, request.certificate.is_some())?;
             labels.method = match &credentials {
                 Credentials::Assertion { assertion, .. }
                     if self.auth.is_federated(assertion.expose_secret()) =>
@@ -282,7 +290,9 @@ impl TokenIssuer {
                 }
                 other => other.method_name(),
             };
-            self.auth.authenticate(credentials, now, address).await?
+            self.auth
+                .authenticate(credentials, now, address, request.certificate)
+                .await?
         };
         if !client.client.grant_client_credentials {
             return Err(OAuthError::unauthorized_client(
@@ -320,7 +330,10 @@ impl TokenIssuer {
             jti: &jti,
             client_id: client.client.id.as_str(),
             scope: &scope,
-            cnf: proof.as_ref().map(|p| Confirmation { jkt: &p.jkt }),
+            cnf: (proof.is_some() || request.certificate.is_some()).then(|| Confirmation {
+                jkt: proof.as_ref().map(|p| p.jkt.as_str()),
+                x5t_s256: request.certificate.map(|c| c.thumbprint()),
+            }),
         };
         if let Some(proof) = &proof {
             self.spend_proof(proof).await?;

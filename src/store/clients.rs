@@ -13,7 +13,7 @@ macro_rules! columns {
         "client_id, name, secret_hash, previous_secret_hash, previous_secret_until, \
          scopes, default_scopes, audiences, token_ttl_secs, claims, auth_method, \
          grant_client_credentials, jwks, enabled, created_at, updated_at, \
-         tokens_valid_since, may_introspect, require_dpop"
+         tokens_valid_since, may_introspect, require_dpop, tls_identity"
     };
 }
 
@@ -94,6 +94,11 @@ fn from_row(row: &AnyRow) -> Result<Client, StoreError> {
         tokens_valid_since: row.try_get::<Option<i64>, _>("tokens_valid_since")?.map(ts),
         may_introspect: row.try_get::<i64, _>("may_introspect")? != 0,
         require_dpop: row.try_get::<i64, _>("require_dpop")? != 0,
+        tls_identity: row
+            .try_get::<Option<String>, _>("tls_identity")?
+            .map(|t| serde_json::from_str(&t))
+            .transpose()
+            .map_err(|e| corrupt("tls_identity", &raw_id, e))?,
     })
 }
 
@@ -101,6 +106,7 @@ struct Columns {
     audiences: String,
     claims: String,
     jwks: Option<String>,
+    tls_identity: Option<String>,
 }
 
 fn columns(c: &Client) -> Columns {
@@ -109,6 +115,10 @@ fn columns(c: &Client) -> Columns {
         audiences: serde_json::to_string(&audiences).expect("strings serialize"),
         claims: serde_json::to_string(&c.claims).expect("a JSON map serializes"),
         jwks: c.jwks.as_ref().map(|j| j.to_string()),
+        tls_identity: c
+            .tls_identity
+            .as_ref()
+            .map(|t| serde_json::to_string(t).expect("an identity serializes")),
     }
 }
 
@@ -143,6 +153,7 @@ fn bind_all<'q>(
         .bind(c.tokens_valid_since.map(|t| t.timestamp()))
         .bind(i64::from(c.may_introspect))
         .bind(i64::from(c.require_dpop))
+        .bind(cols.tls_identity.as_deref())
 }
 
 impl Store {
@@ -153,7 +164,7 @@ impl Store {
             sqlx::query(concat!(
                 "INSERT INTO clients (",
                 columns!(),
-                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
+                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
             )),
             c,
             &cols,
@@ -190,7 +201,7 @@ impl Store {
             sqlx::query(concat!(
                 "UPDATE clients SET (",
                 columns!(),
-                ") = ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) \
+                ") = ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) \
                  WHERE client_id = $1"
             )),
             c,

@@ -12,6 +12,7 @@ mod federation;
 mod helpers;
 mod introspection;
 mod jwks;
+mod mtls;
 mod operations;
 mod plan;
 mod private_key_jwt;

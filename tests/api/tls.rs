@@ -3,7 +3,7 @@
 //! are https; SIGHUP swaps in a renewed certificate for new handshakes while
 //! an open connection keeps working.
 
-use crate::certs::TestCa;
+use crate::certs::{TestCa, pem_to_der};
 use crate::process::Tokend;
 use std::process::Command;
 
@@ -22,20 +22,6 @@ fn peer_certificate(resp: &reqwest::Response) -> Vec<u8> {
         .and_then(|i| i.peer_certificate())
         .expect("a TLS peer certificate")
         .to_vec()
-}
-
-fn pem_to_der(pem: &std::path::Path) -> Vec<u8> {
-    use base64::Engine;
-    let text = std::fs::read_to_string(pem).unwrap();
-    let b64: String = text
-        .lines()
-        .skip_while(|l| !l.starts_with("-----BEGIN CERTIFICATE"))
-        .skip(1)
-        .take_while(|l| !l.starts_with("-----END"))
-        .collect();
-    base64::engine::general_purpose::STANDARD
-        .decode(b64)
-        .unwrap()
 }
 
 #[tokio::test]

@@ -64,15 +64,30 @@ impl TestCa {
     /// A server certificate for 127.0.0.1 and localhost: (cert, key) paths
     /// named `NAME.pem`, `NAME.key`.
     pub fn server(&self, name: &str) -> (PathBuf, PathBuf) {
+        self.issue(
+            name,
+            &format!("/CN={name}"),
+            "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n",
+        )
+    }
+
+    /// A client certificate (extended key usage clientAuth) with subject
+    /// `subj` (openssl's `/CN=a/O=b` form) and, when given, the SAN
+    /// (`URI:spiffe://…`, `DNS:…`).
+    pub fn client(&self, name: &str, subj: &str, san: Option<&str>) -> (PathBuf, PathBuf) {
+        let mut ext = "extendedKeyUsage=clientAuth\nbasicConstraints=CA:FALSE\n".to_owned();
+        if let Some(san) = san {
+            ext.push_str(&format!("subjectAltName={san}\n"));
+        }
+        self.issue(name, subj, &ext)
+    }
+
+    fn issue(&self, name: &str, subj: &str, ext_text: &str) -> (PathBuf, PathBuf) {
         let key = format!("{name}.key");
         let csr = format!("{name}.csr");
         let pem = format!("{name}.pem");
         let ext = format!("{name}.ext");
-        std::fs::write(
-            self.dir.join(&ext),
-            "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n",
-        )
-        .unwrap();
+        std::fs::write(self.dir.join(&ext), ext_text).unwrap();
         openssl(
             &self.dir,
             &[
@@ -83,13 +98,15 @@ impl TestCa {
                 "ec_paramgen_curve:P-256",
                 "-nodes",
                 "-subj",
-                &format!("/CN={name}"),
+                subj,
                 "-keyout",
                 &key,
                 "-out",
                 &csr,
             ],
         );
+        let ca = self.cert.display().to_string();
+        let ca_key = self.key.display().to_string();
         openssl(
             &self.dir,
             &[
@@ -98,9 +115,9 @@ impl TestCa {
                 "-in",
                 &csr,
                 "-CA",
-                "ca.pem",
+                &ca,
                 "-CAkey",
-                "ca.key",
+                &ca_key,
                 "-CAcreateserial",
                 "-days",
                 "2",
@@ -110,7 +127,56 @@ impl TestCa {
                 &pem,
             ],
         );
-        let _ = &self.key;
         (self.dir.join(pem), self.dir.join(key))
     }
+}
+
+/// A self-signed client certificate in `dir`: (cert, key) paths named
+/// `NAME.pem`, `NAME.key`.
+pub fn self_signed(dir: &Path, name: &str, subj: &str) -> (PathBuf, PathBuf) {
+    let key = format!("{name}.key");
+    let pem = format!("{name}.pem");
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-subj",
+            subj,
+            "-days",
+            "2",
+            "-keyout",
+            &key,
+            "-out",
+            &pem,
+        ],
+    );
+    (dir.join(pem), dir.join(key))
+}
+
+/// The DER of the first certificate of a PEM file.
+pub fn pem_to_der(pem: &Path) -> Vec<u8> {
+    use base64::Engine;
+    let text = std::fs::read_to_string(pem).unwrap();
+    let b64: String = text
+        .lines()
+        .skip_while(|l| !l.starts_with("-----BEGIN CERTIFICATE"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("-----END"))
+        .collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .unwrap()
+}
+
+/// `x5t#S256` of a PEM certificate file.
+pub fn thumbprint(pem: &Path) -> String {
+    use base64::Engine;
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &pem_to_der(pem));
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest.as_ref())
 }

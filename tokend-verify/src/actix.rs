@@ -25,6 +25,7 @@
 //! # }
 //! ```
 
+use crate::mtls::ClientCertificate;
 use crate::{AccessToken, Presented, Scheme, Verifier, VerifyError};
 use actix_web::body::EitherBody;
 use actix_web::dev::{Payload, Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
@@ -167,6 +168,46 @@ fn request_url(req: &HttpRequest, verifier: &Verifier) -> String {
     }
 }
 
+/// Records the client certificate of a TLS connection (rustls 0.23) for
+/// certificate-bound tokens (RFC 8705 §3): pass it to
+/// `HttpServer::on_connect`. The connection's TLS configuration must ask for
+/// client certificates (a rustls `ClientCertVerifier`).
+pub fn client_certificate_on_connect(
+    conn: &dyn std::any::Any,
+    ext: &mut actix_web::dev::Extensions,
+) {
+    type Tls = actix_tls::accept::rustls_0_23::TlsStream<actix_web::rt::net::TcpStream>;
+    let Some(tls) = conn.downcast_ref::<Tls>() else {
+        return;
+    };
+    let (_, session) = tls.get_ref();
+    if let Some([leaf, chain @ ..]) = session.peer_certificates() {
+        ext.insert(ClientCertificate::from_der(
+            leaf.to_vec(),
+            chain.iter().map(|c| c.to_vec()).collect(),
+        ));
+    }
+}
+
+/// The client certificate of a request: forwarded by a trusted proxy when
+/// the verifier is configured so (and the peer is one), else the
+/// connection's own.
+pub fn client_certificate(req: &HttpRequest, verifier: &Verifier) -> Option<ClientCertificate> {
+    if let Some((header, trusted)) = verifier.client_cert_header()
+        && req.peer_addr().is_some_and(|p| trusted.contains(p.ip()))
+    {
+        let value = req.headers().get(header.name())?.to_str().ok()?;
+        return match header.parse(value) {
+            Ok(cert) => Some(cert),
+            Err(e) => {
+                tracing::warn!(header = header.name(), error = %e, "ignoring a forwarded client certificate");
+                None
+            }
+        };
+    }
+    req.conn_data::<ClientCertificate>().cloned()
+}
+
 /// The request's verified token: verified once per request, then reused.
 pub async fn authenticate(req: &HttpRequest) -> Result<AccessToken, BearerError> {
     if let Some(token) = req.extensions().get::<AccessToken>() {
@@ -182,13 +223,14 @@ pub async fn authenticate(req: &HttpRequest) -> Result<AccessToken, BearerError>
         )));
     }
     let url = request_url(req, &verifier);
+    let certificate = client_certificate(req, &verifier);
     let presented = Presented {
         scheme,
         token: &token,
         proof,
         method: req.method().as_str(),
         url: &url,
-        client_cert_sha256: None,
+        client_cert_sha256: certificate.as_ref().map(|c| c.sha256().as_slice()),
     };
     let token = verifier
         .verify_request(&presented)

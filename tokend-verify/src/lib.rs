@@ -29,6 +29,7 @@
 mod cache;
 pub mod dpop;
 mod jwk;
+pub mod mtls;
 mod token;
 mod verifier;
 

@@ -33,6 +33,7 @@ pub struct VerifierBuilder {
     cache: JwksCacheBuilder,
     resource_base: Option<String>,
     dpop_replay_capacity: usize,
+    cert_header: Option<(crate::mtls::CertHeader, crate::mtls::TrustedProxies)>,
 }
 
 impl VerifierBuilder {
@@ -134,6 +135,20 @@ impl VerifierBuilder {
         self
     }
 
+    /// Behind a proxy that terminates TLS: the client certificate (for
+    /// certificate-bound tokens, RFC 8705 §3) comes in `header`, believed
+    /// only when the request's peer is one of `trusted_proxies`. Without it
+    /// the actix middleware reads the certificate of the connection (serve
+    /// with [`crate::actix::client_certificate_on_connect`]).
+    pub fn client_cert_header(
+        mut self,
+        header: crate::mtls::CertHeader,
+        trusted_proxies: crate::mtls::TrustedProxies,
+    ) -> Self {
+        self.cert_header = Some((header, trusted_proxies));
+        self
+    }
+
     /// Builds the verifier. Nothing is fetched until the first verification
     /// or [`Verifier::refresh`].
     pub fn build(self) -> Result<Verifier, BuildError> {
@@ -159,6 +174,7 @@ impl VerifierBuilder {
             cache,
             resource_base: self.resource_base.map(std::sync::Arc::from),
             proofs: std::sync::Arc::new(SeenProofs::new(self.dpop_replay_capacity)),
+            cert_header: self.cert_header.map(std::sync::Arc::new),
         })
     }
 }
@@ -171,6 +187,7 @@ pub struct Verifier {
     cache: JwksCache,
     resource_base: Option<std::sync::Arc<str>>,
     proofs: std::sync::Arc<SeenProofs>,
+    cert_header: Option<std::sync::Arc<(crate::mtls::CertHeader, crate::mtls::TrustedProxies)>>,
 }
 
 /// How the token was presented (RFC 6750 §2.1, RFC 9449 §7.1).
@@ -261,6 +278,7 @@ impl Verifier {
             leeway: Duration::from_secs(30),
             resource_base: None,
             dpop_replay_capacity: 100_000,
+            cert_header: None,
         }
     }
 
@@ -337,6 +355,14 @@ impl Verifier {
                 Ok(token)
             }
         }
+    }
+
+    /// The header a trusted proxy forwards client certificates in, and the
+    /// proxies believed.
+    pub fn client_cert_header(
+        &self,
+    ) -> Option<(crate::mtls::CertHeader, &crate::mtls::TrustedProxies)> {
+        self.cert_header.as_deref().map(|(h, t)| (*h, t))
     }
 
     /// The configured public base URL of this API, if any.
