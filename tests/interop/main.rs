@@ -10,6 +10,7 @@ mod certs;
 mod clients;
 mod federation;
 mod mod_auth_openidc;
+mod mtls;
 #[path = "../common/process.rs"]
 mod process;
 

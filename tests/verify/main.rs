@@ -2,6 +2,8 @@
 //! refetching as counted by the verifier and by tokend's own metrics, key
 //! revocation, and forged tokens.
 
+#[path = "../common/certs.rs"]
+mod certs;
 #[path = "../common/dpop.rs"]
 mod dpop_key;
 mod hostile;
@@ -819,5 +821,112 @@ async fn a_dpop_bound_token_needs_its_proof_at_the_resource_server() {
     }
     // The unbound token stays a bearer token.
     let r = test::call_service(&app, call(format!("Bearer {plain}"), None)).await;
+    assert_eq!(r.status(), 200);
+}
+
+fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            b => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[actix_web::test]
+async fn a_certificate_bound_token_needs_its_certificate_at_the_resource_server() {
+    use actix_web::{App, HttpResponse, test, web};
+    use tokend_verify::AccessToken;
+    use tokend_verify::actix::RequireScope;
+    use tokend_verify::mtls::{CertHeader, TrustedProxies};
+
+    // tokend behind a proxy (127.0.0.2) that forwards client certificates
+    // as nginx does.
+    let issuer = Issuer::start(&[
+        ("TOKEND_TLS__CLIENT_CERT_HEADER", "x-ssl-client-cert"),
+        ("TOKEND_HTTP__TRUSTED_PROXIES", "127.0.0.2"),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let ca = certs::TestCa::new(dir.path());
+    let (mine, _) = ca.client("svc", "/CN=svc", None);
+    let (other, _) = ca.client("other", "/CN=svc", None);
+    let header = |pem: &std::path::Path| url_encode(&std::fs::read_to_string(pem).unwrap());
+    let resp = reqwest::Client::builder()
+        .local_address(Some("127.0.0.2".parse().unwrap()))
+        .build()
+        .unwrap()
+        .post(issuer.server.url("/token"))
+        .basic_auth("svc", Some(&issuer.secret))
+        .header("x-ssl-client-cert", header(&mine))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    let body: serde_json::Value = resp.json().await.unwrap();
+    let token = body["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        claims_of(&token)["cnf"]["x5t#S256"],
+        certs::thumbprint(&mine).as_str()
+    );
+    let plain = issuer.token().await;
+
+    // The resource server sits behind its own proxy (10.0.0.1).
+    let verifier = issuer
+        .verifier()
+        .client_cert_header(
+            CertHeader::UrlEncodedPem,
+            TrustedProxies::parse("10.0.0.1").unwrap(),
+        )
+        .build()
+        .unwrap();
+    let app = test::init_service(
+        App::new().app_data(verifier).service(
+            web::resource("/data")
+                .wrap(RequireScope::new("read"))
+                .route(web::get().to(|t: AccessToken| async move {
+                    HttpResponse::Ok().body(t.confirmation.x5t_s256.unwrap_or_default())
+                })),
+        ),
+    )
+    .await;
+    let call = |token: &str, peer: &str, cert: Option<String>| {
+        let mut req = test::TestRequest::get()
+            .uri("/data")
+            .peer_addr(peer.parse().unwrap())
+            .insert_header(("Authorization", format!("Bearer {token}")));
+        if let Some(cert) = cert {
+            req = req.insert_header(("x-ssl-client-cert", cert));
+        }
+        req.to_request()
+    };
+    let r = test::call_service(&app, call(&token, "10.0.0.1:4000", Some(header(&mine)))).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(test::read_body(r).await, certs::thumbprint(&mine));
+    for (why, peer, cert) in [
+        ("another certificate", "10.0.0.1:4000", Some(header(&other))),
+        ("no certificate", "10.0.0.1:4000", None),
+        (
+            "the right certificate from an untrusted peer",
+            "10.0.0.9:4000",
+            Some(header(&mine)),
+        ),
+    ] {
+        let r = test::call_service(&app, call(&token, peer, cert)).await;
+        assert_eq!(r.status(), 401, "{why}");
+        let challenge = r
+            .headers()
+            .get("www-authenticate")
+            .unwrap()
+            .to_str()
+            .unwrap();
+        assert!(
+            challenge.starts_with("Bearer error=\"invalid_token\""),
+            "{why}: {challenge}"
+        );
+    }
+    // An unbound token needs no certificate.
+    let r = test::call_service(&app, call(&plain, "10.0.0.9:4000", None)).await;
     assert_eq!(r.status(), 200);
 }
