@@ -120,3 +120,26 @@ pub(super) fn describe_keys(keys: &[KeyView]) -> String {
     }
     out.trim_end().to_owned()
 }
+
+/// What a token is bound to (RFC 7800 `cnf`), for `token verify`: a name for
+/// the JSON output and a line for people.
+pub(super) fn describe_binding(claims: &serde_json::Value) -> (&'static str, String) {
+    let cnf = &claims["cnf"];
+    let jkt = cnf["jkt"].as_str();
+    let x5t = cnf["x5t#S256"].as_str();
+    match (jkt, x5t) {
+        (Some(j), Some(x)) => (
+            "dpop+mtls",
+            format!("bound to DPoP key {j} and client certificate {x}"),
+        ),
+        (Some(j), None) => (
+            "dpop",
+            format!("bound to DPoP key {j} (send it as `Authorization: DPoP` with a proof)"),
+        ),
+        (None, Some(x)) => (
+            "mtls",
+            format!("bound to the client certificate with x5t#S256 {x}"),
+        ),
+        (None, None) => ("none", "not bound: a bearer token".to_owned()),
+    }
+}

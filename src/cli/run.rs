@@ -171,11 +171,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let leeway = settings.tokens.leeway.as_secs() as i64;
             match ring.verify(token.trim(), &issuer, clock.now().timestamp(), leeway) {
                 Ok(claims) => {
+                    let (binding, line) = describe_binding(&serde_json::json!(claims));
                     out.print(
-                        &serde_json::json!({"valid": true, "claims": claims}),
+                        &serde_json::json!({"valid": true, "binding": binding, "claims": claims}),
                         || {
                             format!(
-                                "valid\n{}",
+                                "valid, {line}\n{}",
                                 serde_json::to_string_pretty(&claims).expect("claims serialize")
                             )
                         },
@@ -211,13 +212,15 @@ async fn verify_remote(
     match verifier.verify(token).await {
         Ok(verified) => {
             let claims = verified.claims();
+            let (binding, line) = describe_binding(&serde_json::json!(claims));
             out.print(
                 &serde_json::json!({
-                    "valid": true, "kid": verified.kid, "alg": verified.algorithm.name(), "claims": claims,
+                    "valid": true, "kid": verified.kid, "alg": verified.algorithm.name(),
+                    "binding": binding, "claims": claims,
                 }),
                 || {
                     format!(
-                        "valid (kid {}, {})\n{}",
+                        "valid (kid {}, {}), {line}\n{}",
                         verified.kid,
                         verified.algorithm,
                         serde_json::to_string_pretty(&claims).expect("claims serialize")

@@ -159,6 +159,7 @@ async fn cli_lists_clients_and_keys_and_verifies_tokens() {
     let verified = json(&out);
     assert_eq!(verified["valid"], true);
     assert_eq!(verified["claims"]["sub"], "lister");
+    assert_eq!(verified["binding"], "none");
 
     let mut tampered = token.to_owned();
     tampered.truncate(token.len() - 4);

@@ -209,6 +209,10 @@ async fn mtls_clients_authenticate_over_tokends_own_tls_and_get_certificate_boun
     assert_eq!(intro["active"], true, "{intro}");
     assert_eq!(intro["cnf"]["x5t#S256"], thumbprint(&orders.0).as_str());
     assert_eq!(intro["token_type"], "Bearer");
+    // `token verify` names the binding.
+    let (code, verified, err) = server.cli(&["token", "verify", &access]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(verified["binding"], "mtls");
 
     // Refusals: another client's certificate, an untrusted CA with the same
     // SPIFFE ID, another self-signed certificate, no certificate at all.
