@@ -112,11 +112,19 @@ fn authlib_basic_sends_an_id_with_plus_raw_and_gets_a_token() {
 /// openid-client's DPoP (RFC 9449) end to end: a bound token from tokend,
 /// then `examples/resource_server.rs` (tokend-verify) serving it only with
 /// openid-client's proofs, never as a bearer token.
-#[test]
-fn openid_client_gets_a_dpop_token_and_calls_a_tokend_verify_resource_server() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = es256_server(dir.path());
-    let secret = create(&server, &["--id", "node-dpop", "--require-dpop"]);
+/// A child process killed when dropped (also when a test fails).
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `examples/resource_server.rs` (tokend-verify) for tokens of `server`,
+/// serving `/data` at the returned base URL.
+fn resource_server(server: &Tokend) -> (KillOnDrop, String) {
     let example = Path::new(env!("CARGO_BIN_EXE_tokend"))
         .parent()
         .unwrap()
@@ -127,7 +135,7 @@ fn openid_client_gets_a_dpop_token_and_calls_a_tokend_verify_resource_server() {
     );
     let port = crate::process::free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let mut rs = Command::new(example)
+    let rs = Command::new(example)
         .env("TOKEND_ISSUER", server.issuer())
         .env("LISTEN", format!("127.0.0.1:{port}"))
         .env("RESOURCE_BASE_URL", &base)
@@ -138,7 +146,17 @@ fn openid_client_gets_a_dpop_token_and_calls_a_tokend_verify_resource_server() {
         std::thread::sleep(std::time::Duration::from_millis(25));
         std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
     });
+    let rs = KillOnDrop(rs);
     assert!(ready, "the resource server did not start");
+    (rs, base)
+}
+
+#[test]
+fn openid_client_gets_a_dpop_token_and_calls_a_tokend_verify_resource_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = es256_server(dir.path());
+    let secret = create(&server, &["--id", "node-dpop", "--require-dpop"]);
+    let (rs, base) = resource_server(&server);
     let report = run_verifier(
         Path::new("node"),
         "openid_client_dpop.mjs",
@@ -149,8 +167,7 @@ fn openid_client_gets_a_dpop_token_and_calls_a_tokend_verify_resource_server() {
             &format!("{base}/data"),
         ],
     );
-    let _ = rs.kill();
-    let _ = rs.wait();
+    drop(rs);
     assert_eq!(report["token_type"], "dpop", "{report}");
     for call in report["calls"].as_array().unwrap() {
         assert_eq!(call["status"], 200, "{report}");
@@ -163,5 +180,53 @@ fn openid_client_gets_a_dpop_token_and_calls_a_tokend_verify_resource_server() {
             .unwrap_or_default()
             .contains("invalid_token"),
         "{report}"
+    );
+}
+
+/// panva's `dpop` package: proofs for every algorithm tokend offers, then
+/// the resource server with the refusals a thief meets.
+#[test]
+fn the_dpop_package_binds_tokens_and_a_thief_is_refused_at_the_resource_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = es256_server(dir.path());
+    let secret = create(&server, &["--id", "dpop-pkg"]);
+    let (rs, base) = resource_server(&server);
+    let report = run_verifier(
+        Path::new("node"),
+        "dpop_package.mjs",
+        &[
+            &server.issuer(),
+            "dpop-pkg",
+            &secret,
+            &format!("{base}/data"),
+        ],
+    );
+    drop(rs);
+    for (alg, result) in report["algorithms"].as_object().unwrap() {
+        assert_eq!(result["status"], 200, "{alg}: {report}");
+        assert_eq!(result["token_type"], "DPoP", "{alg}");
+        assert_eq!(result["jkt_matches"], true, "{alg}");
+    }
+    assert_eq!(report["ok"]["status"], 200, "{report}");
+    for (case, words) in [
+        ("replayed", "invalid_dpop_proof"),
+        ("other_url", "invalid_dpop_proof"),
+        ("other_key", "invalid_dpop_proof"),
+        ("as_bearer", "invalid_token"),
+    ] {
+        assert_eq!(report[case]["status"], 401, "{case}: {report}");
+        assert!(
+            report[case]["challenge"]
+                .as_str()
+                .unwrap_or_default()
+                .contains(words),
+            "{case}: {report}"
+        );
+    }
+    assert_eq!(report["token_first"], 200, "{report}");
+    assert_eq!(report["token_replay"]["status"], 400, "{report}");
+    assert_eq!(
+        report["token_replay"]["body"]["error"],
+        "invalid_dpop_proof"
     );
 }
