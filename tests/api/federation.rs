@@ -202,6 +202,38 @@ async fn a_kubernetes_token_becomes_the_bound_client_in_either_request_form() {
     assert!(metrics.contains(r#"auth_method="federated",grant="jwt_bearer",outcome="issued""#));
 }
 
+/// No secret anywhere and no stolen token usable: the workload's platform
+/// token authenticates it, its DPoP proof binds the token it gets.
+#[tokio::test]
+async fn a_workload_token_with_a_dpop_proof_gets_a_bound_token_and_no_secret_exists() {
+    let (app, k8s) = k8s_setup().await;
+    let jwt = k8s.sign(&k8s.k8s_claims(&app.issuer, "prod", "orders"));
+    let key = crate::dpop_key::DpopKey::new();
+    let resp = app
+        .http
+        .post(format!("{}/token", app.address))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("DPoP", key.proof(&format!("{}/token", app.issuer)))
+        .body(format!("grant_type={JWT_BEARER}&assertion={jwt}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["token_type"], "DPoP", "{body}");
+    let claims = app
+        .verify(body["access_token"].as_str().unwrap(), &app.issuer)
+        .await;
+    assert_eq!(claims["client_id"], "orders");
+    assert_eq!(claims["cnf"]["jkt"], key.thumbprint().as_str());
+    let client = app.admin().get_client("orders").await.unwrap();
+    assert_eq!(
+        client.auth_method.as_str(),
+        "federated",
+        "the client has no secret"
+    );
+}
+
 #[tokio::test]
 async fn every_check_refuses_with_its_own_words() {
     let (app, k8s) = k8s_setup().await;
