@@ -77,6 +77,47 @@ fn forwarded_certificate(header: CertHeader, headers: &HeaderMap) -> Option<Clie
     }
 }
 
+/// The host a trusted proxy says the client addressed (`Forwarded: host=`,
+/// else `X-Forwarded-Host`; the nearest proxy's entry); `None` from any other
+/// peer or when the proxy sent none.
+pub fn forwarded_host(req: &HttpRequest) -> Option<String> {
+    let peer = req.peer_addr()?.ip();
+    if !req
+        .app_data::<web::Data<TrustedProxies>>()
+        .is_some_and(|t| t.contains(peer))
+    {
+        return None;
+    }
+    let headers = req.headers();
+    let from_forwarded = headers
+        .get_all("forwarded")
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|element| {
+            element.split(';').find_map(|pair| {
+                let (name, value) = pair.split_once('=')?;
+                name.trim()
+                    .eq_ignore_ascii_case("host")
+                    .then(|| value.trim().trim_matches('"').to_owned())
+            })
+        })
+        .last();
+    let host = from_forwarded.or_else(|| {
+        headers
+            .get_all("x-forwarded-host")
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(|h| h.trim().to_owned())
+            .last()
+    })?;
+    // A host, optionally with a port: nothing that could change the path.
+    let valid = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b));
+    valid.then_some(host)
+}
+
 /// The origin of `req`: resolved by [`resolve`], else the bare peer.
 pub fn client_origin(req: &HttpRequest) -> Option<ClientOrigin> {
     req.extensions().get::<ClientOrigin>().copied().or_else(|| {

@@ -77,7 +77,11 @@ pub async fn token(
     // The URL as this request addressed it; the issuer's token endpoint URL
     // is always accepted too (what a client behind a proxy sees).
     let url = dpop.and_then(|_| {
-        let host = headers.get(header::HOST)?.to_str().ok()?;
+        // Behind a trusted proxy, the host the client addressed.
+        let host = match super::forwarded::forwarded_host(&req) {
+            Some(host) => host,
+            None => headers.get(header::HOST)?.to_str().ok()?.to_owned(),
+        };
         let scheme = if origin.is_some_and(|o| o.https) {
             "https"
         } else {

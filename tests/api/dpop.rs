@@ -203,3 +203,41 @@ async fn a_require_dpop_client_gets_no_bearer_token() {
     assert_eq!(code, 200, "{body}");
     assert_eq!(body["token_type"], "DPoP");
 }
+
+/// SPEC §9: behind a trusted proxy, `htu` is the URL with the forwarded
+/// scheme and host; from any other peer those headers change nothing.
+#[tokio::test]
+async fn htu_behind_a_trusted_proxy_is_the_forwarded_url() {
+    for trusted in [true, false] {
+        let app = spawn_app_with(|s| {
+            if trusted {
+                s.http.trusted_proxies =
+                    tokend::config::TrustedProxies::parse("127.0.0.1").unwrap();
+            }
+        })
+        .await;
+        let client = app.simple_client("svc", "read").await;
+        let key = DpopKey::new();
+        let resp = app
+            .http
+            .post(format!("{}/token", app.address))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .header("Authorization", basic(&client.id, &client.secret))
+            .header("X-Forwarded-Proto", "https")
+            .header("X-Forwarded-Host", "auth.public.example")
+            .header("DPoP", key.proof("https://auth.public.example/token"))
+            .body("grant_type=client_credentials")
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        let body: serde_json::Value = resp.json().await.unwrap();
+        if trusted {
+            assert_eq!(status, 200, "{body}");
+            assert_eq!(body["token_type"], "DPoP");
+        } else {
+            assert_eq!(status, 400, "{body}");
+            assert_eq!(body["error"], "invalid_dpop_proof");
+        }
+    }
+}
