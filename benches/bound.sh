@@ -9,13 +9,15 @@
 #     tokens over tokend's TLS;
 # then ratios against the baseline of the same run.
 #
-#   benches/bound.sh [SECONDS]     (default 10)
+#   benches/bound.sh [SECONDS]     (default 10; NO_BUILD=1 uses the built binaries)
 # Needs openssl (test certificates are made in a temporary folder).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-10}
 PROFILE=${PROFILE:-release}
-if [ "$PROFILE" = release ]; then
+if [ -n "${NO_BUILD:-}" ]; then
+    :   # the binaries already built
+elif [ "$PROFILE" = release ]; then
     cargo build --release --quiet --bin tokend --example bound_load
 else
     cargo build --quiet --bin tokend --example bound_load

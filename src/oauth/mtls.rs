@@ -15,7 +15,25 @@ use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
 /// The certificate authorities of `tls.client_ca_file`.
 pub struct ClientCa {
     verifier: Arc<dyn ClientCertVerifier>,
+    /// Certificates whose chain was verified, by SHA-256, with what they
+    /// show: a client presents the same certificate on every request, and
+    /// its chain check is a signature verification per certificate.
+    verified: quick_cache::sync::Cache<[u8; 32], Arc<Verified>>,
 }
+
+/// A certificate that chains to the CAs, until `until` (its own expiry, or
+/// a few minutes: the CA's and intermediates' validity is re-checked then).
+struct Verified {
+    until: i64,
+    subject_dn: Result<String, String>,
+    san_uris: Vec<String>,
+    san_dns: Vec<String>,
+}
+
+/// How long a verified chain is remembered at most.
+const VERIFIED_FOR_SECS: i64 = 300;
+/// Certificates remembered (about 0.3 KiB each).
+const VERIFIED_CAPACITY: usize = 10_000;
 
 impl std::fmt::Debug for ClientCa {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -43,7 +61,52 @@ impl ClientCa {
                 .allow_unauthenticated()
                 .build()
                 .map_err(|e| format!("cannot be used: {e}"))?;
-        Ok(Self { verifier })
+        Ok(Self {
+            verifier,
+            verified: quick_cache::sync::Cache::new(VERIFIED_CAPACITY),
+        })
+    }
+
+    /// The chain check and what the certificate shows, remembered.
+    fn facts(&self, cert: &ClientCertificate, now: i64) -> Result<Arc<Verified>, String> {
+        if let Some(known) = self.verified.get(cert.sha256())
+            && now < known.until
+        {
+            return Ok(known);
+        }
+        self.verify(cert, now)?;
+        let (_, parsed) = X509Certificate::from_der(cert.der())
+            .map_err(|_| "the client certificate is not X.509".to_owned())?;
+        let names: Vec<GeneralName<'_>> = parsed
+            .subject_alternative_name()
+            .ok()
+            .flatten()
+            .map(|ext| ext.value.general_names.clone())
+            .unwrap_or_default();
+        let facts = Arc::new(Verified {
+            until: parsed
+                .validity()
+                .not_after
+                .timestamp()
+                .min(now + VERIFIED_FOR_SECS),
+            subject_dn: subject_dn(&parsed),
+            san_uris: names
+                .iter()
+                .filter_map(|n| match n {
+                    GeneralName::URI(u) => Some((*u).to_owned()),
+                    _ => None,
+                })
+                .collect(),
+            san_dns: names
+                .iter()
+                .filter_map(|n| match n {
+                    GeneralName::DNSName(d) => Some((*d).to_owned()),
+                    _ => None,
+                })
+                .collect(),
+        });
+        self.verified.insert(*cert.sha256(), facts.clone());
+        Ok(facts)
     }
 
     /// The verifier whose CA names and signature checks the TLS handshake
@@ -116,25 +179,11 @@ pub fn authenticate(
         };
     }
     let ca = ca.ok_or("tls_client_auth needs tls.client_ca_file, which is not set")?;
-    ca.verify(cert, now)?;
-    let (_, parsed) = X509Certificate::from_der(cert.der())
-        .map_err(|_| "the client certificate is not X.509".to_owned())?;
-    let sans = || -> Vec<GeneralName<'_>> {
-        parsed
-            .subject_alternative_name()
-            .ok()
-            .flatten()
-            .map(|ext| ext.value.general_names.clone())
-            .unwrap_or_default()
-    };
+    let facts = ca.facts(cert, now)?;
     let found = match identity {
-        TlsIdentity::SubjectDn(dn) => subject_dn(&parsed)?.eq_ignore_ascii_case(dn),
-        TlsIdentity::SanUri(uri) => sans()
-            .iter()
-            .any(|n| matches!(n, GeneralName::URI(u) if u == uri)),
-        TlsIdentity::SanDns(dns) => sans()
-            .iter()
-            .any(|n| matches!(n, GeneralName::DNSName(d) if d.eq_ignore_ascii_case(dns))),
+        TlsIdentity::SubjectDn(dn) => facts.subject_dn.clone()?.eq_ignore_ascii_case(dn),
+        TlsIdentity::SanUri(uri) => facts.san_uris.iter().any(|u| u == uri),
+        TlsIdentity::SanDns(dns) => facts.san_dns.iter().any(|d| d.eq_ignore_ascii_case(dns)),
         TlsIdentity::CertificateSha256(_) => unreachable!("handled above"),
     };
     if found {

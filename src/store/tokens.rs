@@ -67,7 +67,7 @@ impl Store {
         )
         .bind(id)
         .bind(expires_at)
-        .execute(&self.pool)
+        .execute(&self.replays)
         .await?;
         Ok(done.rows_affected() == 1)
     }
