@@ -148,7 +148,7 @@ impl Application {
             client_ca: client_ca.clone(),
             clients: clients.clone(),
             pepper: admin.pepper.clone(),
-            replays: Arc::new(admin.store.clone()),
+            replays: Arc::new(crate::store::ReplayBatcher::spawn(admin.store.clone())),
             audit: Arc::new(admin.store.clone()),
             assertion_audiences: vec![format!("{issuer}/token"), issuer.clone()],
             leeway: settings.tokens.leeway.as_secs() as i64,

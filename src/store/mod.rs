@@ -15,6 +15,7 @@ pub use audit::AuditEvent;
 pub use changes::{Change, ChangeKind};
 pub use clients::ClientPage;
 pub use keys::{KeyChanges, NewKey, StoredKey};
+pub use ports::ReplayBatcher;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor};
@@ -181,8 +182,13 @@ impl Store {
         };
         let replays = AnyPoolOptions::new()
             .acquire_timeout(Duration::from_secs(3))
-            .max_connections(if kind == DbKind::Sqlite { 2 } else { 4 })
+            // SQLite has one writer at a time: a second connection would only
+            // meet the lock and sleep in its busy handler.
+            .max_connections(if kind == DbKind::Sqlite { 1 } else { 4 })
             .min_connections(0)
+            // No ping round trip before each insert: a broken connection
+            // fails the insert, which answers 503 and is retried.
+            .test_before_acquire(false)
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     conn.execute(relax).await?;
@@ -287,6 +293,55 @@ fn redact_url(message: &str, url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn batched_single_use_lets_each_id_through_once_even_within_a_batch() {
+        use crate::oauth::ports::ReplayGuard;
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::connect(&format!("sqlite://{}/t.db", dir.path().display()))
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        let guard = std::sync::Arc::new(ReplayBatcher::spawn(store.clone()));
+        // 300 requests for 100 ids, all at once: several batches, duplicates
+        // inside one batch and across batches.
+        let mut tasks = Vec::new();
+        for i in 0..300 {
+            let guard = guard.clone();
+            tasks.push(tokio::spawn(async move {
+                guard
+                    .first_use(&format!("id-{}", i % 100), 4_000_000_000)
+                    .await
+                    .unwrap()
+            }));
+        }
+        let mut firsts = 0;
+        for t in tasks {
+            firsts += usize::from(t.await.unwrap());
+        }
+        assert_eq!(firsts, 100);
+        assert!(!guard.first_use("id-7", 4_000_000_000).await.unwrap());
+        assert!(guard.first_use("id-new", 4_000_000_000).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn single_use_records_commit_without_a_flush_and_the_rest_with_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::connect(&format!("sqlite://{}/t.db", dir.path().display()))
+            .await
+            .unwrap();
+        let level = |pool: &AnyPool| {
+            let pool = pool.clone();
+            async move {
+                sqlx::query_scalar::<_, i64>("PRAGMA synchronous")
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap()
+            }
+        };
+        assert_eq!(level(&store.replays).await, 1, "NORMAL for jtis");
+        assert_eq!(level(&store.pool).await, 2, "FULL for everything else");
+    }
 
     #[test]
     fn sqlite_url_gets_create_mode() {

@@ -72,6 +72,31 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Records many ids at once (one statement, one commit); returns those
+    /// that were new. Ids must be distinct.
+    pub async fn use_assertions(
+        &self,
+        items: &[(String, i64)],
+    ) -> Result<std::collections::HashSet<String>, StoreError> {
+        if items.is_empty() {
+            return Ok(Default::default());
+        }
+        let mut sql = String::from("INSERT INTO used_assertions (id, expires_at) VALUES ");
+        for i in 0..items.len() {
+            if i > 0 {
+                sql.push(',');
+            }
+            sql.push_str(&format!("(${}, ${})", 2 * i + 1, 2 * i + 2));
+        }
+        sql.push_str(" ON CONFLICT (id) DO NOTHING RETURNING id");
+        // Only placeholders are formatted in; the values are bound.
+        let mut query = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql));
+        for (id, expires_at) in items {
+            query = query.bind(id).bind(*expires_at);
+        }
+        Ok(query.fetch_all(&self.replays).await?.into_iter().collect())
+    }
+
     /// Forgets revocations and assertions that can no longer matter.
     pub async fn sweep_expired(&self, now: i64) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM revoked_tokens WHERE expires_at < $1")
