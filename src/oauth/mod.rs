@@ -4,6 +4,7 @@
 
 pub mod assertion;
 mod authenticate;
+mod authenticate_federated;
 mod client_directory;
 mod credentials;
 mod deny_list;

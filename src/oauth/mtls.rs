@@ -180,22 +180,24 @@ pub fn authenticate(
     }
     let ca = ca.ok_or("tls_client_auth needs tls.client_ca_file, which is not set")?;
     let facts = ca.facts(cert, now)?;
-    let found = match identity {
-        TlsIdentity::SubjectDn(dn) => facts.subject_dn.clone()?.eq_ignore_ascii_case(dn),
-        TlsIdentity::SanUri(uri) => facts.san_uris.iter().any(|u| u == uri),
-        TlsIdentity::SanDns(dns) => facts.san_dns.iter().any(|d| d.eq_ignore_ascii_case(dns)),
-        TlsIdentity::CertificateSha256(_) => unreachable!("handled above"),
+    let (found, what) = match identity {
+        TlsIdentity::SubjectDn(dn) => (
+            facts.subject_dn.clone()?.eq_ignore_ascii_case(dn),
+            "subject DN",
+        ),
+        TlsIdentity::SanUri(uri) => (facts.san_uris.iter().any(|u| u == uri), "SAN URI"),
+        TlsIdentity::SanDns(dns) => (
+            facts.san_dns.iter().any(|d| d.eq_ignore_ascii_case(dns)),
+            "SAN DNS name",
+        ),
+        // Matched by thumbprint above, before any chain check.
+        TlsIdentity::CertificateSha256(_) => (false, "certificate"),
     };
     if found {
         Ok(())
     } else {
         Err(format!(
-            "the client certificate does not show the registered {}",
-            match identity {
-                TlsIdentity::SubjectDn(_) => "subject DN",
-                TlsIdentity::SanUri(_) => "SAN URI",
-                _ => "SAN DNS name",
-            }
+            "the client certificate does not show the registered {what}"
         ))
     }
 }

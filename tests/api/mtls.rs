@@ -6,20 +6,9 @@
 //! URL-encoded PEM), which from any other address is ignored. Certificates
 //! are made by openssl in the test.
 
-use crate::certs::{TestCa, self_signed, thumbprint};
+use crate::certs::{TestCa, jwt_claims as claims, self_signed, thumbprint, url_encode};
 use crate::process::Tokend;
 use std::path::{Path, PathBuf};
-
-fn claims(token: &str) -> serde_json::Value {
-    use base64::Engine;
-    let payload = token.split('.').nth(1).unwrap();
-    serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(payload)
-            .unwrap(),
-    )
-    .unwrap()
-}
 
 /// A client trusting the test CA, presenting `identity` (cert, key) if any.
 fn client(ca: &Path, identity: Option<&(PathBuf, PathBuf)>) -> reqwest::Client {
@@ -331,17 +320,6 @@ async fn mtls_clients_authenticate_over_tokends_own_tls_and_get_certificate_boun
     ]);
     assert_ne!(code, 0);
     assert!(err.contains("RFC 4514"), "{err}");
-}
-
-fn url_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            b => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// A client whose connections come from `source` (the whole 127.0.0.0/8 is

@@ -4,21 +4,10 @@
 //! the SAN) and a self-signed one (`self_signed_tls_client_auth`). Both get
 //! certificate-bound tokens; PyJWT checks the binding claim offline.
 
-use crate::certs::{TestCa, self_signed, thumbprint};
+use crate::certs::{TestCa, jwt_claims as claims, self_signed, thumbprint};
 use crate::process::Tokend;
 use crate::python;
 use std::process::Command;
-
-fn claims(token: &str) -> serde_json::Value {
-    use base64::Engine;
-    let payload = token.split('.').nth(1).unwrap();
-    serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(payload)
-            .unwrap(),
-    )
-    .unwrap()
-}
 
 #[test]
 fn curl_and_python_requests_authenticate_with_client_certificates() {

@@ -824,17 +824,6 @@ async fn a_dpop_bound_token_needs_its_proof_at_the_resource_server() {
     assert_eq!(r.status(), 200);
 }
 
-fn url_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            b => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 #[actix_web::test]
 async fn a_certificate_bound_token_needs_its_certificate_at_the_resource_server() {
     use actix_web::{App, HttpResponse, test, web};
@@ -852,7 +841,7 @@ async fn a_certificate_bound_token_needs_its_certificate_at_the_resource_server(
     let ca = certs::TestCa::new(dir.path());
     let (mine, _) = ca.client("svc", "/CN=svc", None);
     let (other, _) = ca.client("other", "/CN=svc", None);
-    let header = |pem: &std::path::Path| url_encode(&std::fs::read_to_string(pem).unwrap());
+    let header = |pem: &std::path::Path| certs::url_encode(&std::fs::read_to_string(pem).unwrap());
     let resp = reqwest::Client::builder()
         .local_address(Some("127.0.0.2".parse().unwrap()))
         .build()
