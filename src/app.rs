@@ -157,6 +157,15 @@ impl Application {
             trust,
             federated_seen: quick_cache::sync::Cache::new(FEDERATED_SEEN_CAPACITY),
         });
+        let inspector = Arc::new(TokenInspector {
+            issuer: issuer.clone(),
+            ring: ring.clone(),
+            deny: deny.clone(),
+            clients: clients.clone(),
+            revocations: Arc::new(admin.store.clone()),
+            clock: clock.clone(),
+            verified: VerifiedTokens::new(VERIFIED_TOKENS_CAPACITY),
+        });
         let tokens = TokenIssuer {
             issuer: issuer.clone(),
             policy: TokenPolicy {
@@ -168,15 +177,7 @@ impl Application {
             ring: ring.clone(),
             clock: clock.clone(),
             metrics: metrics.clone(),
-        };
-        let inspector = TokenInspector {
-            issuer: issuer.clone(),
-            ring: ring.clone(),
-            deny: deny.clone(),
-            clients: clients.clone(),
-            revocations: Arc::new(admin.store.clone()),
-            clock: clock.clone(),
-            verified: VerifiedTokens::new(VERIFIED_TOKENS_CAPACITY),
+            inspector: inspector.clone(),
         };
         let state = Arc::new(AppState {
             metadata: ArcSwap::from_pointee(crate::oauth::render_metadata(&issuer, &[], false)),

@@ -29,7 +29,12 @@ pub const OUTCOMES: &[&str] = &[
 ];
 
 /// The grant asked for; `other` for anything unsupported or missing.
-pub const GRANTS: &[&str] = &["client_credentials", "jwt_bearer", "other"];
+pub const GRANTS: &[&str] = &[
+    "client_credentials",
+    "jwt_bearer",
+    "token_exchange",
+    "other",
+];
 
 /// How the client authenticated; `none` when it could not be told.
 pub const AUTH_METHODS: &[&str] = &[
@@ -37,6 +42,7 @@ pub const AUTH_METHODS: &[&str] = &[
     "client_secret_post",
     "private_key_jwt",
     "federated",
+    "tls_client_auth",
     "none",
 ];
 

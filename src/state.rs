@@ -20,7 +20,7 @@ pub struct AppState {
     pub issuer: String,
     pub auth: Arc<ClientAuthenticator>,
     pub tokens: TokenIssuer,
-    pub inspector: TokenInspector,
+    pub inspector: Arc<TokenInspector>,
     pub ring: Arc<ArcSwap<KeyRing>>,
     pub clients: Arc<ClientDirectory>,
     pub deny: Arc<DenyList>,

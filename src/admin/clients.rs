@@ -4,7 +4,8 @@
 use super::{Admin, AdminError};
 use crate::config::parse_duration;
 use crate::domain::{
-    Audience, AuthMethod, Client, ClientId, ClientSecrets, Scope, validate_claims,
+    Audience, AuthMethod, Client, ClientId, ClientSecrets, QuotaMode, QuotaSetting, Scope,
+    validate_claims,
 };
 use crate::oauth::{ClientSecret, generate_secret, hash_secret};
 use crate::store::ClientPage;
@@ -66,8 +67,9 @@ pub struct NewClient {
     /// The client's public keys (a JWK Set) for `private_key_jwt`.
     #[schema(value_type = Option<Object>)]
     pub jwks: Option<serde_json::Value>,
-    /// `["client_credentials"]` (default) or `[]` for a client that only
-    /// introspects and revokes.
+    /// `["client_credentials"]` (default), `[]` for a client that only
+    /// introspects and revokes; `urn:ietf:params:oauth:grant-type:token-exchange`
+    /// lets it exchange tokens it received (RFC 8693, deny by default).
     pub grant_types: Option<Vec<String>>,
     /// May introspect any token (RFC 7662 §4); without it a client sees only
     /// its own tokens and those whose `aud` names it. Default: true for a
@@ -84,6 +86,11 @@ pub struct NewClient {
     /// `self_signed_tls_client_auth` (RFC 8705 §2.2): the client's
     /// certificate (PEM), matched by its SHA-256 thumbprint.
     pub tls_client_certificate: Option<String>,
+    /// Token quota `N/m`, `N/h` or `N/d`; `none` for no quota; `default`
+    /// (or absent) for `tokens.default_quota`.
+    pub quota: Option<String>,
+    /// `enforce` (429 past the quota, the default) or `monitor` (count only).
+    pub quota_mode: Option<String>,
 }
 
 /// A partial update; absent fields keep their value. An empty string clears
@@ -118,6 +125,11 @@ pub struct ClientUpdate {
     /// `self_signed_tls_client_auth` (RFC 8705 §2.2): the client's
     /// certificate (PEM), matched by its SHA-256 thumbprint.
     pub tls_client_certificate: Option<String>,
+    /// Token quota `N/m`, `N/h` or `N/d`; `none` for no quota; `default`
+    /// (or absent) for `tokens.default_quota`.
+    pub quota: Option<String>,
+    /// `enforce` (429 past the quota, the default) or `monitor` (count only).
+    pub quota_mode: Option<String>,
 }
 
 /// A client as the CLI and the API show it: never a secret or its hash.
@@ -136,6 +148,9 @@ pub struct ClientView {
     pub enabled: bool,
     pub may_introspect: bool,
     pub require_dpop: bool,
+    /// `N/m`, `N/h`, `N/d`, `none`, or `default` (`tokens.default_quota`).
+    pub quota: String,
+    pub quota_mode: QuotaMode,
     /// What the client's certificate must show (mTLS clients):
     /// `{"subject_dn"|"san_uri"|"san_dns"|"certificate_sha256": "…"}`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -161,14 +176,18 @@ impl From<&Client> for ClientView {
             token_ttl: c.token_ttl.map(crate::config::fmt_duration),
             claims: c.claims.clone(),
             auth_method: c.auth_method,
-            grant_types: if c.grant_client_credentials {
-                vec!["client_credentials"]
-            } else {
-                vec![]
-            },
+            grant_types: [
+                (c.grant_client_credentials, "client_credentials"),
+                (c.grant_token_exchange, TOKEN_EXCHANGE_GRANT),
+            ]
+            .into_iter()
+            .filter_map(|(on, name)| on.then_some(name))
+            .collect(),
             enabled: c.enabled,
             may_introspect: c.may_introspect,
             require_dpop: c.require_dpop,
+            quota: c.quota.to_string(),
+            quota_mode: c.quota_mode,
             tls_identity: c.tls_identity.clone(),
             jwks: c.jwks.clone(),
             previous_secret_valid_until: c.secrets.previous.as_ref().map(|(_, until)| *until),
@@ -221,13 +240,34 @@ fn parse_ttl(text: &str) -> Result<Duration, AdminError> {
     Ok(ttl)
 }
 
-fn parse_grant_types(list: &[String]) -> Result<bool, AdminError> {
-    match list.iter().find(|g| g.as_str() != "client_credentials") {
-        Some(other) => Err(AdminError::Invalid(format!(
-            "grant_types: `{other}` is not supported; tokend issues only client_credentials"
-        ))),
-        None => Ok(!list.is_empty()),
+/// The grant type a client needs to exchange tokens (RFC 8693 §2.1).
+pub use crate::oauth::TOKEN_EXCHANGE_GRANT;
+
+/// `(client_credentials, token_exchange)` from an RFC 7591 grant type list.
+fn parse_grant_types(list: &[String]) -> Result<(bool, bool), AdminError> {
+    let mut grants = (false, false);
+    for grant in list {
+        match grant.as_str() {
+            "client_credentials" => grants.0 = true,
+            TOKEN_EXCHANGE_GRANT => grants.1 = true,
+            other => {
+                return Err(AdminError::Invalid(format!(
+                    "grant_types: `{}` is not supported; use client_credentials and {TOKEN_EXCHANGE_GRANT}",
+                    other.escape_default()
+                )));
+            }
+        }
     }
+    Ok(grants)
+}
+
+fn parse_quota(text: &str) -> Result<QuotaSetting, AdminError> {
+    QuotaSetting::parse(text).map_err(|e| AdminError::Invalid(format!("quota: {e}")))
+}
+
+fn parse_quota_mode(text: &str) -> Result<QuotaMode, AdminError> {
+    text.parse()
+        .map_err(|e| AdminError::Invalid(format!("quota_mode: {e}")))
 }
 
 fn tls_given(u: &ClientUpdate) -> bool {
@@ -333,6 +373,10 @@ impl Admin {
                 .map_err(|e| AdminError::Invalid(format!("auth_method: {e}")))?,
             None => AuthMethod::default(),
         };
+        let grants = match &new.grant_types {
+            Some(list) => parse_grant_types(list)?,
+            None => (true, false),
+        };
         let secret = auth_method.uses_secret().then(generate_secret);
         let now = self.now();
         let client = Client {
@@ -348,10 +392,8 @@ impl Admin {
             token_ttl: new.token_ttl.as_deref().map(parse_ttl).transpose()?,
             claims: new.claims.clone(),
             auth_method,
-            grant_client_credentials: match &new.grant_types {
-                Some(list) => parse_grant_types(list)?,
-                None => true,
-            },
+            grant_client_credentials: grants.0,
+            grant_token_exchange: grants.1,
             jwks: new.jwks.clone(),
             enabled: true,
             secrets: ClientSecrets {
@@ -366,6 +408,18 @@ impl Admin {
                 .may_introspect
                 .unwrap_or(new.grant_types.as_ref().is_some_and(|g| g.is_empty())),
             require_dpop: new.require_dpop.unwrap_or(false),
+            quota: new
+                .quota
+                .as_deref()
+                .map(parse_quota)
+                .transpose()?
+                .unwrap_or_default(),
+            quota_mode: new
+                .quota_mode
+                .as_deref()
+                .map(parse_quota_mode)
+                .transpose()?
+                .unwrap_or_default(),
             tls_identity: tls_identity(
                 new.tls_client_auth_subject_dn.as_deref(),
                 new.tls_client_auth_san_uri.as_deref(),
@@ -433,6 +487,8 @@ impl Admin {
             ("enabled", update.enabled.is_some()),
             ("may_introspect", update.may_introspect.is_some()),
             ("require_dpop", update.require_dpop.is_some()),
+            ("quota", update.quota.is_some()),
+            ("quota_mode", update.quota_mode.is_some()),
             ("tls_identity", tls_given(&update)),
         ]
         .into_iter()
@@ -471,7 +527,13 @@ impl Admin {
             c.jwks = Some(jwks);
         }
         if let Some(grants) = &update.grant_types {
-            c.grant_client_credentials = parse_grant_types(grants)?;
+            (c.grant_client_credentials, c.grant_token_exchange) = parse_grant_types(grants)?;
+        }
+        if let Some(quota) = &update.quota {
+            c.quota = parse_quota(quota)?;
+        }
+        if let Some(mode) = &update.quota_mode {
+            c.quota_mode = parse_quota_mode(mode)?;
         }
         if let Some(enabled) = update.enabled {
             c.enabled = enabled;

@@ -295,6 +295,19 @@ pub struct ClientFields {
     /// tokens are always bound to its key.
     #[arg(long, value_name = "true|false", num_args = 0..=1, default_missing_value = "true")]
     pub require_dpop: Option<bool>,
+    /// May exchange tokens it received for narrower ones (RFC 8693 token
+    /// exchange, grant urn:ietf:params:oauth:grant-type:token-exchange).
+    /// Off by default.
+    #[arg(long, value_name = "true|false", num_args = 0..=1, default_missing_value = "true")]
+    pub exchange: Option<bool>,
+    /// Token quota: N/m, N/h or N/d (e.g. 100/h); `none` for no quota;
+    /// `default` for tokens.default_quota.
+    #[arg(long, value_name = "N/m|N/h|N/d|none|default")]
+    pub quota: Option<String>,
+    /// What happens past the quota: enforce (429, the default) or monitor
+    /// (tokens issued, the excess counted and audited once per window).
+    #[arg(long, value_parser = ["enforce", "monitor"])]
+    pub quota_mode: Option<String>,
     /// tls_client_auth: the certificate's subject DN, RFC 4514
     /// (e.g. "CN=orders,O=Example,C=US").
     #[arg(long, value_name = "DN", group = "tls_subject")]

@@ -77,6 +77,16 @@ pub(super) fn describe_client(c: &crate::admin::ClientView) -> String {
     if c.require_dpop {
         binding.push("\nrequire_dpop: true (every token is bound to a DPoP key)".into());
     }
+    if c.quota != "default" || c.quota_mode != crate::domain::QuotaMode::Enforce {
+        binding.push(format!(
+            "\nquota:        {} ({})",
+            match c.quota.as_str() {
+                "default" => "tokens.default_quota",
+                q => q,
+            },
+            c.quota_mode.as_str()
+        ));
+    }
     let text = format!(
         "client_id:    {}\nname:         {}\nenabled:      {}\nscopes:       {}\ndefault:      {}\naudiences:    {}\ntoken_ttl:    {}\nauth_method:  {}\ngrant_types:  {}\nclaims:       {}\nupdated_at:   {}",
         c.client_id,

@@ -242,6 +242,19 @@ async fn verify_remote(
     }
 }
 
+/// The grant types of a client with or without client_credentials and
+/// token exchange.
+fn grant_list(client_credentials: bool, exchange: Option<bool>) -> Vec<String> {
+    let mut grants = Vec::new();
+    if client_credentials {
+        grants.push("client_credentials".to_owned());
+    }
+    if exchange == Some(true) {
+        grants.push(crate::admin::TOKEN_EXCHANGE_GRANT.to_owned());
+    }
+    grants
+}
+
 async fn client_command(
     admin: &Admin,
     command: ClientCommand,
@@ -260,9 +273,11 @@ async fn client_command(
                     claims: parse_claims(&args.fields.claim)?,
                     auth_method: args.fields.auth_method,
                     jwks: read_jwks(&args.fields.jwks_file)?,
-                    grant_types: args.no_grant.then(Vec::new),
+                    grant_types: Some(grant_list(!args.no_grant, args.fields.exchange)),
                     may_introspect: args.fields.introspect,
                     require_dpop: args.fields.require_dpop,
+                    quota: args.fields.quota,
+                    quota_mode: args.fields.quota_mode,
                     tls_client_auth_subject_dn: args.fields.tls_subject_dn,
                     tls_client_auth_san_uri: args.fields.tls_san_uri,
                     tls_client_auth_san_dns: args.fields.tls_san_dns,
@@ -335,10 +350,21 @@ async fn client_command(
             } else {
                 (!f.audience.is_empty()).then_some(f.audience)
             };
+            let grant_types = match f.exchange {
+                Some(exchange) => {
+                    let current = admin.get_client(&args.id).await?;
+                    let cc = current.grant_types.contains(&"client_credentials");
+                    Some(grant_list(cc, Some(exchange)))
+                }
+                None => None,
+            };
             let c = admin
                 .update_client(
                     &args.id,
                     ClientUpdate {
+                        grant_types,
+                        quota: f.quota,
+                        quota_mode: f.quota_mode,
                         name: args.name,
                         scopes: f.scope.map(ScopesInput::Text),
                         default_scopes: f.default_scope.map(ScopesInput::Text),

@@ -148,6 +148,9 @@ pub struct Client {
     /// Whether the client may use the client_credentials grant; a client
     /// without it may only introspect and revoke.
     pub grant_client_credentials: bool,
+    /// May trade tokens it received for narrower ones (RFC 8693 token
+    /// exchange; deny by default).
+    pub grant_token_exchange: bool,
     pub jwks: Option<serde_json::Value>,
     pub enabled: bool,
     pub secrets: ClientSecrets,
@@ -164,6 +167,9 @@ pub struct Client {
     /// What the client's certificate must show (`tls_client_auth`,
     /// `self_signed_tls_client_auth`).
     pub tls_identity: Option<super::TlsIdentity>,
+    /// How many tokens it may get per window (SPEC §11).
+    pub quota: super::QuotaSetting,
+    pub quota_mode: super::QuotaMode,
 }
 
 impl Client {

@@ -8,6 +8,7 @@ mod client_id;
 mod key_record;
 mod pattern;
 mod policy;
+mod quota;
 mod scope;
 mod tls_identity;
 mod trust;
@@ -19,6 +20,7 @@ pub use client_id::ClientId;
 pub use key_record::KeyRecord;
 pub use pattern::Pattern;
 pub use policy::{Grant, GrantRefusal, TokenPolicy};
+pub use quota::{MAX_QUOTA, Quota, QuotaMode, QuotaSetting, QuotaWindow};
 pub use scope::Scope;
 pub use tls_identity::{TlsIdentity, canonical_dn, dn_attribute};
 pub use trust::{

@@ -108,6 +108,9 @@ mod tests {
             may_introspect: false,
             require_dpop: false,
             tls_identity: None,
+            grant_token_exchange: false,
+            quota: Default::default(),
+            quota_mode: Default::default(),
         }
     }
 

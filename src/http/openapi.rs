@@ -31,6 +31,8 @@ pub enum GrantType {
     client_credentials,
     #[schema(rename = "urn:ietf:params:oauth:grant-type:jwt-bearer")]
     jwt_bearer,
+    #[schema(rename = "urn:ietf:params:oauth:grant-type:token-exchange")]
+    token_exchange,
 }
 
 /// The error responses every OAuth endpoint may give.
@@ -82,6 +84,16 @@ pub struct TokenForm {
     grant_type: GrantType,
     /// With the jwt-bearer grant: the workload's JWT.
     assertion: Option<String>,
+    /// Token exchange (RFC 8693): the token to exchange.
+    subject_token: Option<String>,
+    /// `urn:ietf:params:oauth:token-type:access_token` (a tokend token) or
+    /// `urn:ietf:params:oauth:token-type:jwt` (a trust provider's).
+    subject_token_type: Option<String>,
+    /// Token exchange: a token identifying the calling client (optional).
+    actor_token: Option<String>,
+    actor_token_type: Option<String>,
+    /// Token exchange: only `urn:ietf:params:oauth:token-type:access_token`.
+    requested_token_type: Option<String>,
     /// Space-delimited scopes.
     scope: Option<String>,
     /// Absolute URIs of the resources the token is for (repeatable).
@@ -125,8 +137,14 @@ pub struct IntrospectionResponse {
     iat: Option<i64>,
     nbf: Option<i64>,
     jti: Option<String>,
-    /// `Bearer`
+    /// `Bearer` or `DPoP`
     token_type: Option<String>,
+    /// The binding (`jkt`, `x5t#S256`) of a sender-constrained token.
+    #[schema(value_type = Option<Object>)]
+    cnf: Option<serde_json::Value>,
+    /// Who acted for `sub` (token exchange, RFC 8693 §4.1).
+    #[schema(value_type = Option<Object>)]
+    act: Option<serde_json::Value>,
 }
 
 #[derive(Serialize, ToSchema)]

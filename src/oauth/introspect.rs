@@ -31,6 +31,9 @@ pub struct ActiveToken {
     /// The token's confirmation (`jkt`, `x5t#S256`), when it is bound.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cnf: Option<serde_json::Value>,
+    /// Who acted for `sub` (a token exchange, RFC 8693 §4.1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub act: Option<serde_json::Value>,
 }
 
 /// `{"active": false}`, or `{"active": true, …claims}`.
@@ -92,7 +95,7 @@ fn digest(token: &str) -> [u8; 32] {
 
 impl TokenInspector {
     /// The claims of a token that is active now.
-    fn active_claims(&self, token: &str) -> Option<AccessClaims> {
+    pub(super) fn active_claims(&self, token: &str) -> Option<AccessClaims> {
         // The issuer's own clock is authoritative: no leeway.
         let now = self.clock.now().timestamp();
         let ring = self.ring.load();
@@ -143,6 +146,7 @@ impl TokenInspector {
                         "Bearer"
                     },
                     cnf: c.extra.get("cnf").cloned(),
+                    act: c.extra.get("act").cloned(),
                     jti: c.jti,
                 }),
             },

@@ -23,7 +23,11 @@ pub fn render_metadata(issuer: &str, scopes: &[String], mtls: bool) -> Bytes {
         "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
         "introspection_endpoint": format!("{issuer}/introspect"),
         "revocation_endpoint": format!("{issuer}/revoke"),
-        "grant_types_supported": ["client_credentials", super::token::JWT_BEARER_GRANT],
+        "grant_types_supported": [
+            "client_credentials",
+            super::token::JWT_BEARER_GRANT,
+            super::exchange::TOKEN_EXCHANGE_GRANT,
+        ],
         "token_endpoint_auth_methods_supported": methods,
         "token_endpoint_auth_signing_alg_values_supported": algs,
         "introspection_endpoint_auth_methods_supported": methods,

@@ -22,6 +22,10 @@ use std::sync::Arc;
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TokenResponse {
     pub access_token: String,
+    /// Token exchange only (RFC 8693 §2.2.1): always
+    /// `urn:ietf:params:oauth:token-type:access_token`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issued_token_type: Option<&'static str>,
     pub token_type: &'static str,
     pub expires_in: u64,
     pub scope: String,
@@ -55,6 +59,9 @@ struct Claims<'a> {
     jti: &'a str,
     client_id: &'a str,
     scope: &'a str,
+    /// RFC 8693 §4.1: who acts for `sub` (token exchange).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    act: Option<&'a serde_json::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     cnf: Option<Confirmation<'a>>,
 }
@@ -89,6 +96,21 @@ pub struct TokenIssuer {
     pub ring: Arc<ArcSwap<KeyRing>>,
     pub clock: SharedClock,
     pub metrics: Arc<Metrics>,
+    /// Checks tokend's own access tokens (token exchange subjects).
+    pub inspector: Arc<super::TokenInspector>,
+}
+
+/// What a granted request's token says besides the client and binding:
+/// decided by the grant.
+pub(super) struct Terms {
+    pub grant: crate::domain::Grant,
+    /// `sub` when it is not the client (token exchange).
+    pub subject: Option<String>,
+    pub act: Option<serde_json::Value>,
+    /// `,"name":value…` to splice into the claims; `None` for the client's
+    /// registered extra claims.
+    pub extra: Option<String>,
+    pub exchanged: bool,
 }
 
 fn is_form_content_type(content_type: Option<&[u8]>) -> bool {
@@ -120,6 +142,21 @@ pub fn parse_form(content_type: Option<&[u8]>, body: &[u8]) -> Result<Form, OAut
 }
 
 impl TokenIssuer {
+    /// The scope, audiences and lifetime the client's registration allows.
+    pub(super) fn decide(
+        &self,
+        client: &crate::domain::Client,
+        scope: Option<&Scope>,
+        targets: &[Audience],
+    ) -> Result<crate::domain::Grant, OAuthError> {
+        self.policy
+            .decide(client, scope, targets)
+            .map_err(|refusal| match refusal {
+                GrantRefusal::Scope(d) => OAuthError::invalid_scope(d),
+                GrantRefusal::Target(d) => OAuthError::invalid_target(d),
+            })
+    }
+
     /// RFC 9449 §4.3: a proof for this endpoint, fresh, signed by its key.
     fn check_proof(
         &self,
@@ -238,20 +275,25 @@ impl TokenIssuer {
         } = request;
         let form = parse_form(content_type, body)?;
         let bad = |e: super::FormError| OAuthError::invalid_request(e.to_string());
-        let jwt_bearer = match form.single("grant_type").map_err(bad)? {
+        let (jwt_bearer, exchange) = match form.single("grant_type").map_err(bad)? {
             None => return Err(OAuthError::invalid_request("grant_type is required")),
             Some("client_credentials") => {
                 labels.grant = "client_credentials";
-                false
+                (false, false)
             }
             Some(JWT_BEARER_GRANT) => {
                 labels.grant = "jwt_bearer";
-                true
+                (true, false)
+            }
+            Some(super::exchange::TOKEN_EXCHANGE_GRANT) => {
+                labels.grant = "token_exchange";
+                (false, true)
             }
             Some(other) => {
                 return Err(OAuthError::unsupported_grant_type(format!(
-                    "grant_type `{}` is not supported; use client_credentials or {JWT_BEARER_GRANT}",
-                    other.escape_default()
+                    "grant_type `{}` is not supported; use client_credentials, {JWT_BEARER_GRANT} or {}",
+                    other.escape_default(),
+                    super::exchange::TOKEN_EXCHANGE_GRANT,
                 )));
             }
         };
@@ -294,7 +336,13 @@ impl TokenIssuer {
                 .authenticate(credentials, now, address, request.certificate)
                 .await?
         };
-        if !client.client.grant_client_credentials {
+        if exchange {
+            if !client.client.grant_token_exchange {
+                return Err(OAuthError::unauthorized_client(
+                    "this client may not exchange tokens (register it with --exchange)",
+                ));
+            }
+        } else if !client.client.grant_client_credentials {
             return Err(OAuthError::unauthorized_client(
                 "this client may not get tokens (it has no grant)",
             ));
@@ -304,13 +352,19 @@ impl TokenIssuer {
                 "this client must send a DPoP proof (RFC 9449): its tokens are bound to its key",
             ));
         }
-        let grant = self
-            .policy
-            .decide(&client.client, scope.as_ref(), &targets)
-            .map_err(|refusal| match refusal {
-                GrantRefusal::Scope(d) => OAuthError::invalid_scope(d),
-                GrantRefusal::Target(d) => OAuthError::invalid_target(d),
-            })?;
+        let terms = if exchange {
+            self.exchange_terms(&client.client, &form, scope.as_ref(), &targets, now)
+                .await?
+        } else {
+            Terms {
+                grant: self.decide(&client.client, scope.as_ref(), &targets)?,
+                subject: None,
+                act: None,
+                extra: None,
+                exchanged: false,
+            }
+        };
+        let grant = terms.grant;
 
         let iat = now.timestamp();
         let ttl = grant.ttl.as_secs();
@@ -322,7 +376,10 @@ impl TokenIssuer {
         };
         let claims = Claims {
             iss: &self.issuer,
-            sub: client.client.id.as_str(),
+            sub: terms
+                .subject
+                .as_deref()
+                .unwrap_or(client.client.id.as_str()),
             aud,
             exp: iat + ttl as i64,
             iat,
@@ -330,6 +387,7 @@ impl TokenIssuer {
             jti: &jti,
             client_id: client.client.id.as_str(),
             scope: &scope,
+            act: terms.act.as_ref(),
             cnf: (proof.is_some() || request.certificate.is_some()).then(|| Confirmation {
                 jkt: proof.as_ref().map(|p| p.jkt.as_str()),
                 x5t_s256: request.certificate.map(|c| c.thumbprint()),
@@ -339,9 +397,10 @@ impl TokenIssuer {
             self.spend_proof(proof).await?;
         }
         let mut json = serde_json::to_vec(&claims).expect("claims serialize");
-        if !client.extra_claims.is_empty() {
+        let extra = terms.extra.as_deref().unwrap_or(&client.extra_claims);
+        if !extra.is_empty() {
             json.pop();
-            json.extend_from_slice(client.extra_claims.as_bytes());
+            json.extend_from_slice(extra.as_bytes());
             json.push(b'}');
         }
         let ring = self.ring.load();
@@ -354,6 +413,9 @@ impl TokenIssuer {
         })?;
         Ok(TokenResponse {
             access_token,
+            issued_token_type: terms
+                .exchanged
+                .then_some(super::exchange::ACCESS_TOKEN_TYPE),
             token_type: if proof.is_some() { "DPoP" } else { "Bearer" },
             expires_in: ttl,
             scope,

@@ -2,7 +2,9 @@
 //! transaction, so every replica's cache hears of it.
 
 use super::{Store, StoreError, changes};
-use crate::domain::{Audience, AuthMethod, Client, ClientId, ClientSecrets, Scope, SecretHash};
+use crate::domain::{
+    Audience, AuthMethod, Client, ClientId, ClientSecrets, QuotaSetting, Scope, SecretHash,
+};
 use chrono::{DateTime, TimeZone, Utc};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -13,7 +15,8 @@ macro_rules! columns {
         "client_id, name, secret_hash, previous_secret_hash, previous_secret_until, \
          scopes, default_scopes, audiences, token_ttl_secs, claims, auth_method, \
          grant_client_credentials, jwks, enabled, created_at, updated_at, \
-         tokens_valid_since, may_introspect, require_dpop, tls_identity"
+         tokens_valid_since, may_introspect, require_dpop, tls_identity, \
+         grant_token_exchange, quota, quota_mode"
     };
 }
 
@@ -99,6 +102,15 @@ fn from_row(row: &AnyRow) -> Result<Client, StoreError> {
             .map(|t| serde_json::from_str(&t))
             .transpose()
             .map_err(|e| corrupt("tls_identity", &raw_id, e))?,
+        grant_token_exchange: row.try_get::<i64, _>("grant_token_exchange")? != 0,
+        quota: match row.try_get::<Option<String>, _>("quota")? {
+            None => QuotaSetting::Default,
+            Some(q) => QuotaSetting::parse(&q).map_err(|e| corrupt("quota", &raw_id, e))?,
+        },
+        quota_mode: row
+            .try_get::<String, _>("quota_mode")?
+            .parse()
+            .map_err(|e| corrupt("quota_mode", &raw_id, e))?,
     })
 }
 
@@ -154,6 +166,12 @@ fn bind_all<'q>(
         .bind(i64::from(c.may_introspect))
         .bind(i64::from(c.require_dpop))
         .bind(cols.tls_identity.as_deref())
+        .bind(i64::from(c.grant_token_exchange))
+        .bind(match c.quota {
+            QuotaSetting::Default => None,
+            other => Some(other.to_string()),
+        })
+        .bind(c.quota_mode.as_str())
 }
 
 impl Store {
@@ -164,7 +182,7 @@ impl Store {
             sqlx::query(concat!(
                 "INSERT INTO clients (",
                 columns!(),
-                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
+                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)"
             )),
             c,
             &cols,
@@ -201,7 +219,7 @@ impl Store {
             sqlx::query(concat!(
                 "UPDATE clients SET (",
                 columns!(),
-                ") = ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) \
+                ") = ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23) \
                  WHERE client_id = $1"
             )),
             c,

@@ -15,14 +15,14 @@ const ASSERTION_TYPE: &str = "urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-typ
 const JWT_BEARER: &str = "urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer";
 
 /// A foreign issuer whose JWKS the test hands to tokend inline.
-struct Issuer {
-    iss: String,
+pub(crate) struct Issuer {
+    pub(crate) iss: String,
     key: GeneratedKey,
     kid: String,
 }
 
 impl Issuer {
-    fn new(iss: &str, alg: Algorithm) -> Self {
+    pub(crate) fn new(iss: &str, alg: Algorithm) -> Self {
         Self {
             iss: iss.into(),
             key: generate(alg).unwrap(),
@@ -30,13 +30,13 @@ impl Issuer {
         }
     }
 
-    fn jwks(&self) -> serde_json::Value {
+    pub(crate) fn jwks(&self) -> serde_json::Value {
         let mut jwk = serde_json::to_value(&self.key.jwk).unwrap();
         jwk["kid"] = json!(self.kid);
         json!({ "keys": [jwk] })
     }
 
-    fn sign(&self, claims: &serde_json::Value) -> String {
+    pub(crate) fn sign(&self, claims: &serde_json::Value) -> String {
         Signer::from_pkcs8(self.key.alg, &self.kid, &self.key.pkcs8)
             .unwrap()
             .sign_jwt(claims.to_string().as_bytes())

@@ -104,7 +104,8 @@ async fn metadata_at_both_paths_with_absolute_urls() {
             doc["grant_types_supported"],
             serde_json::json!([
                 "client_credentials",
-                "urn:ietf:params:oauth:grant-type:jwt-bearer"
+                "urn:ietf:params:oauth:grant-type:jwt-bearer",
+                "urn:ietf:params:oauth:grant-type:token-exchange"
             ])
         );
         let methods = serde_json::json!([

@@ -8,6 +8,7 @@ mod deploy;
 mod dpop;
 #[path = "../common/dpop.rs"]
 mod dpop_key;
+mod exchange;
 mod federation;
 mod helpers;
 mod introspection;
