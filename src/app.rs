@@ -166,6 +166,16 @@ impl Application {
             clock: clock.clone(),
             verified: VerifiedTokens::new(VERIFIED_TOKENS_CAPACITY),
         });
+        let quotas = Arc::new(crate::oauth::quota::QuotaCounter::new(
+            Arc::new(admin.store.clone()),
+            settings.tokens.default_quota().map_err(|reason| {
+                crate::config::ConfigError::Invalid {
+                    setting: "tokens.default_quota",
+                    reason,
+                }
+            })?,
+        ));
+        quotas.spawn_sync(clock.clone());
         let tokens = TokenIssuer {
             issuer: issuer.clone(),
             policy: TokenPolicy {
@@ -178,6 +188,7 @@ impl Application {
             clock: clock.clone(),
             metrics: metrics.clone(),
             inspector: inspector.clone(),
+            quotas: quotas.clone(),
         };
         let state = Arc::new(AppState {
             metadata: ArcSwap::from_pointee(crate::oauth::render_metadata(&issuer, &[], false)),

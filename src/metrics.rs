@@ -73,6 +73,8 @@ pub struct Metrics {
     /// Workload tokens by trust provider (operator-configured names, a
     /// small set) and outcome.
     federated: IntCounterVec,
+    /// Token requests past a client's quota: `[enforce, monitor]`.
+    quota_exceeded: [IntCounter; 2],
     pub signing_key_age: Gauge,
     pub keys_published: IntGauge,
     pub registered_clients: IntGauge,
@@ -138,7 +140,19 @@ impl Metrics {
             &["provider", "outcome"],
         )
         .expect("valid metric");
+        let quota_vec = IntCounterVec::new(
+            Opts::new(
+                "tokend_quota_exceeded_total",
+                "Token requests past their client's quota, by quota mode (enforce: refused with 429; monitor: issued and counted)",
+            ),
+            &["mode"],
+        )
+        .expect("valid metric");
         let metrics = Self {
+            quota_exceeded: [
+                quota_vec.with_label_values(&["enforce"]),
+                quota_vec.with_label_values(&["monitor"]),
+            ],
             federated,
             token_requests,
             latency,
@@ -188,6 +202,7 @@ impl Metrics {
         r.register(Box::new(latency_vec)).expect("registered once");
         r.register(Box::new(metrics.federated.clone()))
             .expect("registered once");
+        r.register(Box::new(quota_vec)).expect("registered once");
         for c in [
             &metrics.rotations,
             &metrics.database_errors,
@@ -217,6 +232,12 @@ impl Metrics {
     /// `unavailable`.
     pub fn federated_request(&self, provider: &str, outcome: &str) {
         self.federated.with_label_values(&[provider, outcome]).inc();
+    }
+
+    /// Counts a token request past its client's quota (refused, or issued
+    /// in monitor mode).
+    pub fn quota_exceeded(&self, monitor: bool) {
+        self.quota_exceeded[usize::from(monitor)].inc();
     }
 
     /// Counts a token request. The names come from the fixed tables; an

@@ -77,7 +77,7 @@ pub(super) fn describe_client(c: &crate::admin::ClientView) -> String {
     if c.require_dpop {
         binding.push("\nrequire_dpop: true (every token is bound to a DPoP key)".into());
     }
-    if c.quota != "default" || c.quota_mode != crate::domain::QuotaMode::Enforce {
+    if c.quota != "default" || c.quota_mode.as_str() != "enforce" {
         binding.push(format!(
             "\nquota:        {} ({})",
             match c.quota.as_str() {

@@ -72,6 +72,19 @@ pub struct TokenSettings {
     #[serde(deserialize_with = "duration")]
     pub leeway: Duration,
     pub default_audience: Option<String>,
+    /// The token quota of clients that name none (`N/m`, `N/h`, `N/d`);
+    /// unset: no quota (SPEC §11).
+    pub default_quota: Option<String>,
+}
+
+impl TokenSettings {
+    /// `tokens.default_quota`, parsed.
+    pub fn default_quota(&self) -> Result<Option<crate::domain::Quota>, String> {
+        match self.default_quota.as_deref().map(str::trim) {
+            None | Some("") | Some("none") => Ok(None),
+            Some(q) => q.parse().map(Some),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -191,6 +204,7 @@ impl Default for TokenSettings {
             max_ttl: Duration::from_secs(24 * 3600),
             leeway: Duration::from_secs(60),
             default_audience: None,
+            default_quota: None,
         }
     }
 }
@@ -336,6 +350,8 @@ impl Settings {
         {
             return Err(invalid("tokens.default_audience", "must not be empty"));
         }
+        t.default_quota()
+            .map_err(|e| invalid("tokens.default_quota", e))?;
         let k = &self.keys;
         if k.refresh_every.as_secs() == 0 {
             return Err(invalid("keys.refresh_every", "must be at least 1s"));

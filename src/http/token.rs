@@ -104,8 +104,11 @@ pub async fn token(
             &body,
         )
         .await?;
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .insert_header((header::PRAGMA, "no-cache"))
-        .json(response))
+    let mut ok = HttpResponse::Ok();
+    ok.insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"));
+    if let Some(limit) = &response.rate_limit {
+        limit.insert_headers(&mut ok);
+    }
+    Ok(ok.json(response))
 }

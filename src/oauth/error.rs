@@ -54,6 +54,33 @@ pub struct OAuthError {
     /// `WWW-Authenticate` on a 401: only when the request used the
     /// `Authorization` header or carried no authentication (RFC 6749 §5.2).
     pub challenge: bool,
+    /// The client's quota state, for the `RateLimit` headers of a 429.
+    pub rate_limit: Option<RateLimit>,
+}
+
+/// A client's token quota as the IETF RateLimit headers say it
+/// (draft-ietf-httpapi-ratelimit-headers): `RateLimit-Policy:
+/// "tokens";q=LIMIT;w=WINDOW` and `RateLimit: "tokens";r=REMAINING;t=RESET`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    pub limit: u32,
+    pub window: u32,
+    pub remaining: u64,
+    pub reset: u64,
+}
+
+impl RateLimit {
+    pub fn insert_headers(&self, response: &mut actix_web::HttpResponseBuilder) {
+        response
+            .insert_header((
+                "ratelimit-policy",
+                format!("\"tokens\";q={};w={}", self.limit, self.window),
+            ))
+            .insert_header((
+                "ratelimit",
+                format!("\"tokens\";r={};t={}", self.remaining, self.reset),
+            ));
+    }
 }
 
 impl OAuthError {
@@ -68,6 +95,7 @@ impl OAuthError {
             status,
             retry_after: None,
             challenge: true,
+            rate_limit: None,
         }
     }
 
@@ -198,6 +226,9 @@ impl ResponseError for OAuthError {
         }
         if let Some(secs) = self.retry_after {
             response.insert_header((header::RETRY_AFTER, secs.to_string()));
+        }
+        if let Some(limit) = &self.rate_limit {
+            limit.insert_headers(&mut response);
         }
         response.json(Body {
             error: self.code.as_str(),

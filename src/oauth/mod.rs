@@ -19,6 +19,7 @@ pub mod mtls;
 pub mod ports;
 #[cfg(test)]
 mod properties;
+pub mod quota;
 mod secret;
 mod token;
 mod trust_directory;
@@ -27,7 +28,7 @@ pub use authenticate::ClientAuthenticator;
 pub use client_directory::{CachedClient, ClientDirectory};
 pub use credentials::{Credentials, JWT_BEARER_ASSERTION, parse_basic};
 pub use deny_list::DenyList;
-pub use error::{ErrorCode, OAuthError};
+pub use error::{ErrorCode, OAuthError, RateLimit};
 pub use exchange::{ACCESS_TOKEN_TYPE, JWT_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT};
 pub use federation::TrustDirectory;
 pub use form::{Form, FormError, form_urlencoded_decode};

@@ -43,3 +43,20 @@ pub trait AuditSink: Send + Sync {
         details: &'a serde_json::Value,
     ) -> PortFuture<'a, ()>;
 }
+
+/// Tokens one client got in one quota window: what a replica adds, or the
+/// total of every replica.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuotaDelta {
+    pub client_id: String,
+    pub window_secs: i64,
+    pub window_start: i64,
+    pub count: i64,
+}
+
+/// Quota counts shared by every replica (SPEC §11).
+pub trait QuotaLedger: Send + Sync {
+    /// Adds each delta (zero is fine: it reads the total) and returns the
+    /// totals.
+    fn add<'a>(&'a self, deltas: &'a [QuotaDelta]) -> PortFuture<'a, Vec<QuotaDelta>>;
+}

@@ -7,7 +7,7 @@ use super::credentials::Credentials;
 use super::form::Form;
 use super::{ClientAuthenticator, OAuthError};
 use crate::clock::SharedClock;
-use crate::domain::{Audience, GrantRefusal, Scope, TokenPolicy};
+use crate::domain::{Audience, GrantRefusal, QuotaMode, Scope, TokenPolicy};
 use crate::keys::KeyRing;
 use crate::metrics::Metrics;
 use crate::telemetry;
@@ -29,6 +29,9 @@ pub struct TokenResponse {
     pub token_type: &'static str,
     pub expires_in: u64,
     pub scope: String,
+    /// The client's quota, for the `RateLimit` headers.
+    #[serde(skip)]
+    pub rate_limit: Option<super::RateLimit>,
 }
 
 #[derive(Serialize)]
@@ -98,6 +101,8 @@ pub struct TokenIssuer {
     pub metrics: Arc<Metrics>,
     /// Checks tokend's own access tokens (token exchange subjects).
     pub inspector: Arc<super::TokenInspector>,
+    /// Per-client token quotas (SPEC §11).
+    pub quotas: Arc<super::quota::QuotaCounter>,
 }
 
 /// What a granted request's token says besides the client and binding:
@@ -203,6 +208,93 @@ impl TokenIssuer {
                 "the DPoP proof was already used (jti replay)",
             ))
         }
+    }
+}
+
+impl TokenIssuer {
+    /// Counts the token against the client's quota (SPEC §11): `None` for
+    /// a client without one, else what the `RateLimit` headers say; past an
+    /// enforced quota, `429 temporarily_unavailable`.
+    fn count_quota(
+        &self,
+        client: &crate::domain::Client,
+        now: i64,
+    ) -> Result<Option<super::RateLimit>, OAuthError> {
+        let Some(quota) = client.quota.effective(self.quotas.default) else {
+            return Ok(None);
+        };
+        let mode = client.quota_mode;
+        let decision = self.quotas.take(client.id.as_str(), quota, mode, now);
+        let limit = super::RateLimit {
+            limit: quota.limit,
+            window: quota.window.secs() as u32,
+            remaining: decision.remaining,
+            reset: decision.reset,
+        };
+        if !decision.over {
+            return Ok(Some(limit));
+        }
+        self.metrics.quota_exceeded(mode == QuotaMode::Monitor);
+        if decision.first_excess {
+            self.report_excess(client, quota, mode, decision.window_start(now), now);
+        }
+        if mode == QuotaMode::Monitor {
+            return Ok(Some(limit));
+        }
+        Err(OAuthError {
+            retry_after: Some(decision.reset.max(1)),
+            rate_limit: Some(limit),
+            ..OAuthError::new(
+                super::ErrorCode::TemporarilyUnavailable,
+                actix_web::http::StatusCode::TOO_MANY_REQUESTS,
+                format!(
+                    "client {} has had its quota of {quota} tokens; retry in {}s",
+                    client.id,
+                    decision.reset.max(1)
+                ),
+            )
+        })
+    }
+
+    /// One log line and one audit event per client and window, whichever
+    /// replica sees the excess first (the single-use ledger decides).
+    fn report_excess(
+        &self,
+        client: &crate::domain::Client,
+        quota: crate::domain::Quota,
+        mode: QuotaMode,
+        window_start: i64,
+        now: i64,
+    ) {
+        let replays = self.auth.replays.clone();
+        let audit = self.auth.audit.clone();
+        let client_id = client.id.to_string();
+        let window_end = window_start + quota.window.secs();
+        tokio::spawn(async move {
+            let key = format!("quota:{client_id}\n{}:{window_start}", quota.window.secs());
+            match replays.first_use(&key, window_end).await {
+                Ok(true) => {}
+                Ok(false) => return,
+                Err(e) => {
+                    tracing::warn!(error = %e, "recording a quota excess failed");
+                    return;
+                }
+            }
+            tracing::warn!(client_id = %client_id, quota = %quota, mode = mode.as_str(),
+                "client is past its token quota");
+            let details = serde_json::json!({
+                "quota": quota.to_string(),
+                "mode": mode.as_str(),
+                "window_start": window_start,
+                "window_end": window_end,
+            });
+            if let Err(e) = audit
+                .record(now, "tokend", "client.quota_exceeded", &client_id, &details)
+                .await
+            {
+                tracing::warn!(error = %e, "could not store an audit event");
+            }
+        });
     }
 }
 
@@ -396,6 +488,7 @@ impl TokenIssuer {
         if let Some(proof) = &proof {
             self.spend_proof(proof).await?;
         }
+        let rate_limit = self.count_quota(&client.client, iat)?;
         let mut json = serde_json::to_vec(&claims).expect("claims serialize");
         let extra = terms.extra.as_deref().unwrap_or(&client.extra_claims);
         if !extra.is_empty() {
@@ -419,6 +512,7 @@ impl TokenIssuer {
             token_type: if proof.is_some() { "DPoP" } else { "Bearer" },
             expires_in: ttl,
             scope,
+            rate_limit,
         })
     }
 }

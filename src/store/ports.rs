@@ -1,7 +1,9 @@
 //! The store as the protocol's ports (`oauth::ports`).
 
 use super::Store;
-use crate::oauth::ports::{AuditSink, PortFuture, ReplayGuard, RevocationLog};
+use crate::oauth::ports::{
+    AuditSink, PortFuture, QuotaDelta, QuotaLedger, ReplayGuard, RevocationLog,
+};
 
 impl ReplayGuard for Store {
     fn first_use<'a>(&'a self, id: &'a str, expires_at: i64) -> PortFuture<'a, bool> {
@@ -102,5 +104,11 @@ impl AuditSink for Store {
                 .record_audit(at, actor, action, subject, details)
                 .await?)
         })
+    }
+}
+
+impl QuotaLedger for Store {
+    fn add<'a>(&'a self, deltas: &'a [QuotaDelta]) -> PortFuture<'a, Vec<QuotaDelta>> {
+        Box::pin(async move { Ok(self.add_quota_counts(deltas).await?) })
     }
 }

@@ -3,6 +3,7 @@
 //! one use per `jti`). Both are kept only until the token or assertion expires.
 
 use super::{Store, StoreError, changes};
+use crate::oauth::ports::QuotaDelta;
 
 pub const REVOCATION: &str = "revocation";
 
@@ -97,6 +98,62 @@ impl Store {
         Ok(query.fetch_all(&self.replays).await?.into_iter().collect())
     }
 
+    /// Adds what this replica issued to each client's quota window and
+    /// returns the totals of every replica; one statement, one commit on the
+    /// connections that do not wait for the disk (a lost instant of counts
+    /// only lets a client a little further).
+    pub async fn add_quota_counts(
+        &self,
+        items: &[QuotaDelta],
+    ) -> Result<Vec<QuotaDelta>, StoreError> {
+        if items.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut sql = String::from(
+            "INSERT INTO quota_counts (client_id, window_secs, window_start, expires_at, count) VALUES ",
+        );
+        for i in 0..items.len() {
+            if i > 0 {
+                sql.push(',');
+            }
+            let n = 5 * i;
+            sql.push_str(&format!(
+                "(${}, ${}, ${}, ${}, ${})",
+                n + 1,
+                n + 2,
+                n + 3,
+                n + 4,
+                n + 5
+            ));
+        }
+        sql.push_str(
+            " ON CONFLICT (client_id, window_secs, window_start) \
+             DO UPDATE SET count = quota_counts.count + excluded.count \
+             RETURNING client_id, window_secs, window_start, count",
+        );
+        // Only placeholders are formatted in; the values are bound.
+        let mut query = sqlx::query_as::<_, (String, i64, i64, i64)>(sqlx::AssertSqlSafe(sql));
+        for item in items {
+            query = query
+                .bind(&item.client_id)
+                .bind(item.window_secs)
+                .bind(item.window_start)
+                .bind(item.window_start + item.window_secs)
+                .bind(item.count);
+        }
+        Ok(query
+            .fetch_all(&self.replays)
+            .await?
+            .into_iter()
+            .map(|(client_id, window_secs, window_start, count)| QuotaDelta {
+                client_id,
+                window_secs,
+                window_start,
+                count,
+            })
+            .collect())
+    }
+
     /// Forgets revocations and assertions that can no longer matter.
     pub async fn sweep_expired(&self, now: i64) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM revoked_tokens WHERE expires_at < $1")
@@ -104,6 +161,10 @@ impl Store {
             .execute(&self.pool)
             .await?;
         sqlx::query("DELETE FROM used_assertions WHERE expires_at < $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        sqlx::query("DELETE FROM quota_counts WHERE expires_at < $1")
             .bind(now)
             .execute(&self.pool)
             .await?;

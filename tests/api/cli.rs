@@ -298,3 +298,71 @@ fn misspelled_settings_are_named() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown setting `keyz"));
 }
+
+#[tokio::test]
+async fn cli_sets_exchange_and_quota_and_shows_them() {
+    let app = spawn_app().await;
+    let (code, out, err) = tokend(
+        &app,
+        &[
+            "client",
+            "create",
+            "--name",
+            "edge",
+            "--id",
+            "edge",
+            "--scope",
+            "read",
+            "--exchange",
+            "--quota",
+            "100/h",
+            "--quota-mode",
+            "monitor",
+            "--json",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let created = json(&out);
+    assert_eq!(
+        created["grant_types"],
+        serde_json::json!([
+            "client_credentials",
+            "urn:ietf:params:oauth:grant-type:token-exchange"
+        ])
+    );
+    assert_eq!(created["quota"], "100/h");
+    assert_eq!(created["quota_mode"], "monitor");
+
+    let (code, out, _) = tokend(&app, &["client", "show", "edge"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("urn:ietf:params:oauth:grant-type:token-exchange"),
+        "{out}"
+    );
+    assert!(out.contains("quota:        100/h (monitor)"), "{out}");
+
+    let (code, out, err) = tokend(
+        &app,
+        &[
+            "client",
+            "update",
+            "edge",
+            "--exchange",
+            "false",
+            "--quota",
+            "none",
+            "--json",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let updated = json(&out);
+    assert_eq!(
+        updated["grant_types"],
+        serde_json::json!(["client_credentials"])
+    );
+    assert_eq!(updated["quota"], "none");
+
+    let (code, _, err) = tokend(&app, &["client", "update", "edge", "--quota", "5/s"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("quota") && err.contains("N/m"), "{err}");
+}

@@ -20,6 +20,7 @@ mod private_key_jwt;
 #[path = "../common/process.rs"]
 mod process;
 mod process_ops;
+mod quota;
 mod replicas;
 mod rotation;
 mod startup;

@@ -1,0 +1,261 @@
+//! Per-client token quotas (SPEC §11): enforce and monitor modes, the
+//! RateLimit headers, the service default, and counts shared by replicas.
+
+use crate::helpers::*;
+use std::sync::Arc;
+use tokend::admin::{ClientUpdate, NewClient, ScopesInput};
+use tokend::app::Application;
+use tokend::clock::{Clock, ManualClock};
+
+/// A manual clock 5 s into a minute, so windows are predictable.
+fn clock() -> ManualClock {
+    let now = chrono::Utc::now().timestamp();
+    let start = now - now.rem_euclid(60) + 5;
+    ManualClock::new(chrono::DateTime::from_timestamp(start, 0).unwrap())
+}
+
+async fn quota_client(app: &TestApp, id: &str, quota: &str, mode: &str) -> TestClient {
+    app.create_client(NewClient {
+        name: id.into(),
+        client_id: Some(id.into()),
+        scopes: ScopesInput::Text("read".into()),
+        quota: Some(quota.into()),
+        quota_mode: Some(mode.into()),
+        ..NewClient::default()
+    })
+    .await
+}
+
+struct Answer {
+    status: u16,
+    headers: reqwest::header::HeaderMap,
+    body: serde_json::Value,
+}
+
+impl Answer {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).map(|v| v.to_str().unwrap())
+    }
+}
+
+async fn get_token(base: &str, http: &reqwest::Client, client: &TestClient) -> Answer {
+    let resp = http
+        .post(format!("{base}/token"))
+        .header("Authorization", basic(&client.id, &client.secret))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body("grant_type=client_credentials")
+        .send()
+        .await
+        .unwrap();
+    Answer {
+        status: resp.status().as_u16(),
+        headers: resp.headers().clone(),
+        body: resp.json().await.unwrap(),
+    }
+}
+
+async fn metrics(app: &TestApp) -> String {
+    app.http
+        .get(format!("{}/metrics", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_enforced_quota_answers_429_with_retry_after_until_the_window_ends() {
+    let clock = clock();
+    let app = spawn_app_on(|_| {}, Arc::new(clock.clone())).await;
+    let c = quota_client(&app, "runaway", "3/m", "enforce").await;
+    for remaining in [2, 1, 0] {
+        let a = get_token(&app.address, &app.http, &c).await;
+        assert_eq!(a.status, 200, "{}", a.body);
+        assert_eq!(a.header("ratelimit-policy"), Some(r#""tokens";q=3;w=60"#));
+        assert_eq!(
+            a.header("ratelimit"),
+            Some(format!(r#""tokens";r={remaining};t=55"#).as_str())
+        );
+    }
+    let refused = get_token(&app.address, &app.http, &c).await;
+    assert_eq!(refused.status, 429);
+    assert_eq!(refused.body["error"], "temporarily_unavailable");
+    assert!(
+        refused.body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("3/m")
+    );
+    assert_eq!(refused.header("retry-after"), Some("55"));
+    assert_eq!(refused.header("ratelimit"), Some(r#""tokens";r=0;t=55"#));
+    assert_eq!(
+        refused.header("ratelimit-policy"),
+        Some(r#""tokens";q=3;w=60"#)
+    );
+
+    // Another client is not affected.
+    let other = app.simple_client("calm", "read").await;
+    let a = get_token(&app.address, &app.http, &other).await;
+    assert_eq!(a.status, 200);
+    assert_eq!(a.header("ratelimit"), None, "no quota, no headers");
+
+    // The next window starts afresh.
+    clock.advance(chrono::Duration::seconds(55));
+    let a = get_token(&app.address, &app.http, &c).await;
+    assert_eq!(a.status, 200);
+    assert_eq!(a.header("ratelimit"), Some(r#""tokens";r=2;t=60"#));
+
+    let text = metrics(&app).await;
+    assert!(
+        text.contains(r#"tokend_quota_exceeded_total{mode="enforce"} 1"#),
+        "{text}"
+    );
+    // One audit event for the window, whichever request saw it.
+    let audited = eventually(std::time::Duration::from_secs(10), || async {
+        let events = app.admin().audit_events(100, None).await.unwrap();
+        events
+            .iter()
+            .filter(|e| e.action == "client.quota_exceeded")
+            .count()
+            == 1
+    })
+    .await;
+    assert!(audited);
+}
+
+#[tokio::test]
+async fn monitor_mode_issues_counts_and_audits_once_per_window() {
+    let clock = clock();
+    let app = spawn_app_on(|_| {}, Arc::new(clock.clone())).await;
+    let c = quota_client(&app, "watched", "2/m", "monitor").await;
+    for _ in 0..5 {
+        let a = get_token(&app.address, &app.http, &c).await;
+        assert_eq!(a.status, 200, "{}", a.body);
+        assert!(a.header("ratelimit").is_some());
+    }
+    let text = metrics(&app).await;
+    assert!(
+        text.contains(r#"tokend_quota_exceeded_total{mode="monitor"} 3"#),
+        "{text}"
+    );
+    let audited = |n: usize| {
+        let app = &app;
+        async move {
+            eventually(std::time::Duration::from_secs(10), || async {
+                let events = app.admin().audit_events(100, None).await.unwrap();
+                let mine: Vec<_> = events
+                    .iter()
+                    .filter(|e| e.action == "client.quota_exceeded")
+                    .collect();
+                mine.len() == n && mine.iter().all(|e| e.subject == "watched")
+            })
+            .await
+        }
+    };
+    assert!(audited(1).await);
+    clock.advance(chrono::Duration::seconds(60));
+    for _ in 0..3 {
+        assert_eq!(get_token(&app.address, &app.http, &c).await.status, 200);
+    }
+    assert!(audited(2).await, "a second window, a second event");
+}
+
+#[tokio::test]
+async fn the_default_quota_applies_unless_a_client_says_none() {
+    let clock = clock();
+    let app = spawn_app_on(
+        |s| s.tokens.default_quota = Some("2/h".into()),
+        Arc::new(clock.clone()),
+    )
+    .await;
+    let plain = app.simple_client("plain", "read").await;
+    let a = get_token(&app.address, &app.http, &plain).await;
+    assert_eq!(a.header("ratelimit-policy"), Some(r#""tokens";q=2;w=3600"#));
+    get_token(&app.address, &app.http, &plain).await;
+    assert_eq!(get_token(&app.address, &app.http, &plain).await.status, 429);
+
+    let free = quota_client(&app, "free", "none", "enforce").await;
+    for _ in 0..4 {
+        let a = get_token(&app.address, &app.http, &free).await;
+        assert_eq!(a.status, 200);
+        assert_eq!(a.header("ratelimit"), None);
+    }
+    // Raising the quota takes effect at once.
+    app.admin()
+        .update_client(
+            "plain",
+            ClientUpdate {
+                quota: Some("10/h".into()),
+                ..ClientUpdate::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(
+        eventually(std::time::Duration::from_secs(5), || async {
+            get_token(&app.address, &app.http, &plain).await.status == 200
+        })
+        .await
+    );
+    let view = app.admin().get_client("plain").await.unwrap();
+    assert_eq!(
+        (view.quota.as_str(), view.quota_mode.as_str()),
+        ("10/h", "enforce")
+    );
+
+    for bad in ["0/h", "10/s", "lots"] {
+        let Err(err) = app
+            .admin()
+            .create_client(NewClient {
+                name: "x".into(),
+                quota: Some(bad.into()),
+                ..NewClient::default()
+            })
+            .await
+        else {
+            panic!("quota {bad} accepted");
+        };
+        assert!(err.to_string().starts_with("quota:"), "{err}");
+    }
+}
+
+#[tokio::test]
+async fn replicas_share_their_counts_through_the_database() {
+    let clock = clock();
+    let app = spawn_app_on(|_| {}, Arc::new(clock.clone())).await;
+    let c = quota_client(&app, "shared", "10/m", "enforce").await;
+    // A second replica on the same database.
+    let replica = Application::build(app.settings.clone(), Arc::new(clock.clone()))
+        .await
+        .unwrap();
+    let replica_url = format!("http://127.0.0.1:{}", replica.port());
+    let replica_state = replica.state();
+    tokio::spawn(replica.run_until_stopped());
+    let now = clock.now().timestamp();
+
+    for _ in 0..6 {
+        assert_eq!(get_token(&app.address, &app.http, &c).await.status, 200);
+    }
+    app.state.tokens.quotas.sync(now).await;
+    replica_state.tokens.quotas.sync(now).await;
+    // The replica's first token is counted before it has heard of the six
+    // (this is the overshoot a replica allows); its sync tells it.
+    let a = get_token(&replica_url, &app.http, &c).await;
+    assert_eq!(a.header("ratelimit"), Some(r#""tokens";r=9;t=55"#));
+    replica_state.tokens.quotas.sync(now).await;
+    for remaining in [2, 1, 0] {
+        let a = get_token(&replica_url, &app.http, &c).await;
+        assert_eq!(a.status, 200);
+        assert_eq!(
+            a.header("ratelimit"),
+            Some(format!(r#""tokens";r={remaining};t=55"#).as_str())
+        );
+    }
+    assert_eq!(get_token(&replica_url, &app.http, &c).await.status, 429);
+    replica_state.tokens.quotas.sync(now).await;
+    app.state.tokens.quotas.sync(now).await;
+    let refused = get_token(&app.address, &app.http, &c).await;
+    assert_eq!(refused.status, 429, "{}", refused.body);
+}
