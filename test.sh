@@ -37,6 +37,7 @@ cargo build --workspace --examples --all-features --quiet
 env -u TOKEND_TEST_DATABASE_URL cargo test --workspace --all-targets --all-features
 # --all-targets skips doctests: the library's usage examples must compile too.
 cargo test -p tokend-verify --doc --all-features
+cargo test -p tokend-client --doc
 
 if [ -n "${TOKEND_TEST_DATABASE_URL:-}" ]; then
     echo "== integration tests on PostgreSQL"

@@ -26,3 +26,4 @@ mod rotation;
 mod startup;
 mod tls;
 mod token;
+mod token_source;

@@ -230,3 +230,57 @@ fn the_dpop_package_binds_tokens_and_a_thief_is_refused_at_the_resource_server()
         "invalid_dpop_proof"
     );
 }
+
+/// `examples/calling_service.rs`: a service calling another with
+/// tokend-client (DPoP-bound token, a proof per call) and
+/// `examples/resource_server.rs` accepting it.
+#[test]
+fn the_calling_service_example_reaches_the_resource_server_with_a_dpop_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = es256_server(dir.path());
+    let secret = create(&server, &["--id", "caller", "--require-dpop"]);
+    let (rs, base) = resource_server(&server);
+    let example = Path::new(env!("CARGO_BIN_EXE_tokend"))
+        .parent()
+        .unwrap()
+        .join("examples/calling_service");
+    let port = crate::process::free_port();
+    let caller = Command::new(example)
+        .env("TOKEND_URL", server.issuer())
+        .env("CLIENT_ID", "caller")
+        .env("CLIENT_SECRET", &secret)
+        .env("DPOP", "1")
+        .env("TARGET_URL", format!("{base}/data"))
+        .env("LISTEN", format!("127.0.0.1:{port}"))
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let caller = KillOnDrop(caller);
+    let report = |_: ()| -> Option<serde_json::Value> {
+        let out = Command::new("curl")
+            .args(["-sf", &format!("http://127.0.0.1:{port}/report")])
+            .output()
+            .ok()?;
+        serde_json::from_slice(&out.stdout).ok()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let first = loop {
+        if let Some(r) = report(()) {
+            break r;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the calling service did not answer"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let second = report(()).expect("a second call");
+    drop(caller);
+    drop(rs);
+    for r in [&first, &second] {
+        assert_eq!(r["target_status"], 200, "{r}");
+        let said: serde_json::Value =
+            serde_json::from_str(r["target_said"].as_str().unwrap()).unwrap();
+        assert_eq!(said["client_id"], "caller", "{r}");
+    }
+}
