@@ -11,6 +11,6 @@ wrk.headers["Authorization"] = "Basic " .. base64(id .. ":" .. secret)
 
 function done(summary, latency, requests)
   local ok = summary.requests - summary.errors.status
-  io.write(string.format("RESULT requests=%d total_ok=%d ok=%.0f\n",
+  io.write(string.format("RESULT requests=%d issued=%d per_s=%.0f\n",
     summary.requests, ok, ok / (summary.duration / 1e6)))
 end

@@ -69,8 +69,8 @@ capped_secret=$($BIN client create --name capped --id capped --scope read --quot
 start
 free=() capped=()
 for _ in $(seq 1 "$ROUNDS"); do
-    free+=("$(field "$(wrk_ok "$URL/token" free "$free_secret")" ok)")
-    capped+=("$(field "$(wrk_ok "$URL/token" capped "$capped_secret")" ok)")
+    free+=("$(field "$(wrk_ok "$URL/token" free "$free_secret")" per_s)")
+    capped+=("$(field "$(wrk_ok "$URL/token" capped "$capped_secret")" per_s)")
 done
 free_mean=$(mean "${free[@]}") capped_mean=$(mean "${capped[@]}")
 echo "unlimited client  tokens/s: ${free[*]} (mean $free_mean)"
@@ -105,7 +105,7 @@ for limit in 1000 10000; do
     wrk_ok "$two/token" "q$limit" "${SECRET[$limit]}" >"$tmp/two" &
     b=$!
     wait $a $b
-    ok1=$(field "$(cat "$tmp/one")" total_ok) ok2=$(field "$(cat "$tmp/two")" total_ok)
+    ok1=$(field "$(cat "$tmp/one")" issued) ok2=$(field "$(cat "$tmp/two")" issued)
     req=$(( $(field "$(cat "$tmp/one")" requests) + $(field "$(cat "$tmp/two")" requests) ))
     issued=$((ok1 + ok2))
     if [ "$req" -lt "$limit" ]; then

@@ -9,11 +9,16 @@
 use super::ports::{QuotaDelta, QuotaLedger};
 use crate::domain::{Quota, QuotaMode};
 use dashmap::DashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 /// How often the counts are shared when no client is near its limit.
 pub const SYNC_EVERY: Duration = Duration::from_secs(1);
+/// The longest a request waits for one sync near its client's limit.
+pub const MAX_WAIT: Duration = Duration::from_millis(250);
+/// Syncs a request waits for at most, before it is counted regardless.
+const MAX_ROUNDS: usize = 3;
 
 /// One client's window on this replica.
 #[derive(Debug, Default)]
@@ -65,6 +70,10 @@ pub struct QuotaCounter {
     entries: DashMap<Box<str>, Mutex<Entry>>,
     ledger: Arc<dyn QuotaLedger>,
     wake: tokio::sync::Notify,
+    /// Told after every sync.
+    synced: tokio::sync::Notify,
+    /// The last sync reached the ledger.
+    ledger_answers: AtomicBool,
     /// `tokens.default_quota`, for clients that name none.
     pub default: Option<Quota>,
     /// When the last failed sync was logged (at most one line a minute).
@@ -77,6 +86,8 @@ impl QuotaCounter {
             entries: DashMap::new(),
             ledger,
             wake: tokio::sync::Notify::new(),
+            synced: tokio::sync::Notify::new(),
+            ledger_answers: AtomicBool::new(true),
             default,
             last_failure_log: Mutex::new(None),
         }
@@ -103,10 +114,52 @@ impl QuotaCounter {
 
     /// Counts one token for `client_id` at `now` and says whether it is
     /// within `quota`. A refused request (over, enforce) is not counted.
+    /// Once this replica's unshared tokens reach an eighth of what the
+    /// client had left at the last sync, an enforced request waits for the
+    /// next sync (at most [`MAX_WAIT`] per round, a few rounds): so two
+    /// replicas hit by one client at full speed overshoot its quota by a few
+    /// tokens, not by what each issues in a database round trip. While the
+    /// database does not answer, nothing waits (each replica counts alone).
+    pub async fn count(
+        &self,
+        client_id: &str,
+        quota: Quota,
+        mode: QuotaMode,
+        now: i64,
+    ) -> QuotaDecision {
+        for _ in 0..MAX_ROUNDS {
+            if let Some(decision) = self.try_take(client_id, quota, mode, now, true) {
+                return decision;
+            }
+            let synced = self.synced.notified();
+            tokio::pin!(synced);
+            synced.as_mut().enable();
+            self.wake.notify_one();
+            let _ = tokio::time::timeout(MAX_WAIT, synced).await;
+        }
+        self.take(client_id, quota, mode, now)
+    }
+
+    /// [`QuotaCounter::count`] without waiting for a sync.
     pub fn take(&self, client_id: &str, quota: Quota, mode: QuotaMode, now: i64) -> QuotaDecision {
+        self.try_take(client_id, quota, mode, now, false)
+            .expect("a take that may not wait decides")
+    }
+
+    /// `None`: the request should wait for a sync (nothing was counted).
+    fn try_take(
+        &self,
+        client_id: &str,
+        quota: Quota,
+        mode: QuotaMode,
+        now: i64,
+        may_wait: bool,
+    ) -> Option<QuotaDecision> {
         let secs = quota.window.secs();
         let start = quota.window.start(now);
         let limit = i64::from(quota.limit);
+        let may_wait =
+            may_wait && mode == QuotaMode::Enforce && self.ledger_answers.load(Ordering::Relaxed);
         let decide = |e: &mut Entry| {
             if e.window_secs != secs || e.window_start != start {
                 *e = Entry {
@@ -116,6 +169,12 @@ impl QuotaCounter {
                 };
             }
             let over = e.used() >= limit;
+            let headroom = limit - e.shared;
+            let threshold = (headroom / 8).max(1);
+            let unshared = e.pending + e.in_flight;
+            if may_wait && !over && unshared >= threshold {
+                return (None, true);
+            }
             let mut first_excess = false;
             if over {
                 first_excess = !e.excess_noted;
@@ -126,8 +185,7 @@ impl QuotaCounter {
             }
             // Near the limit, share sooner (not past it: refusals add
             // nothing, and monitor mode only needs the periodic sync).
-            let headroom = limit - e.shared;
-            let wake = !over && headroom > 0 && e.pending + e.in_flight >= (headroom / 8).max(1);
+            let wake = !over && headroom > 0 && unshared + 1 >= threshold;
             let decision = QuotaDecision {
                 quota,
                 remaining: (limit - e.used()).max(0) as u64,
@@ -135,7 +193,7 @@ impl QuotaCounter {
                 over,
                 first_excess,
             };
-            (decision, wake)
+            (Some(decision), wake)
         };
         let (decision, wake) = match self.entries.get(client_id) {
             Some(entry) => decide(&mut entry.lock().expect("quota entry lock")),
@@ -182,9 +240,11 @@ impl QuotaCounter {
             !(e.ended(now) && e.pending == 0 && e.in_flight == 0)
         });
         if sent.is_empty() {
+            self.synced.notify_waiters();
             return;
         }
         let result = self.ledger.add(&sent).await;
+        self.ledger_answers.store(result.is_ok(), Ordering::Relaxed);
         let totals = match &result {
             Ok(totals) => totals,
             Err(_) => &Vec::new(),
@@ -209,6 +269,7 @@ impl QuotaCounter {
                 None => e.pending += delta.count,
             }
         }
+        self.synced.notify_waiters();
         if let Err(e) = result {
             let mut last = self.last_failure_log.lock().expect("log lock");
             if last.is_none_or(|t| t.elapsed() >= Duration::from_secs(60)) {
@@ -345,6 +406,42 @@ mod tests {
         assert_eq!(ledger.counts.lock().unwrap()[&("a".into(), 60, T0)], 1);
         counter.sync(T0 + 62).await;
         assert!(counter.entries.is_empty());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn two_replicas_flooded_at_once_overshoot_by_a_few_tokens() {
+        let ledger = Arc::new(Ledger::default());
+        let clock: crate::clock::SharedClock = Arc::new(crate::clock::ManualClock::new(
+            chrono::DateTime::from_timestamp(T0 + 1, 0).unwrap(),
+        ));
+        let replicas: Vec<Arc<QuotaCounter>> = (0..2)
+            .map(|_| Arc::new(QuotaCounter::new(ledger.clone(), None)))
+            .collect();
+        for r in &replicas {
+            r.spawn_sync(clock.clone());
+        }
+        let q = quota("1000/m");
+        let mut callers = Vec::new();
+        for r in &replicas {
+            for _ in 0..8 {
+                let r = r.clone();
+                callers.push(tokio::spawn(async move {
+                    let mut issued = 0;
+                    while !r.count("a", q, QuotaMode::Enforce, T0 + 1).await.over {
+                        issued += 1;
+                    }
+                    issued
+                }));
+            }
+        }
+        let mut issued = 0;
+        for c in callers {
+            issued += c.await.unwrap();
+        }
+        assert!(
+            (1000..=1002).contains(&issued),
+            "{issued} issued for a quota of 1000"
+        );
     }
 
     #[tokio::test]

@@ -215,7 +215,7 @@ impl TokenIssuer {
     /// Counts the token against the client's quota (SPEC §11): `None` for
     /// a client without one, else what the `RateLimit` headers say; past an
     /// enforced quota, `429 temporarily_unavailable`.
-    fn count_quota(
+    async fn count_quota(
         &self,
         client: &crate::domain::Client,
         now: i64,
@@ -224,7 +224,10 @@ impl TokenIssuer {
             return Ok(None);
         };
         let mode = client.quota_mode;
-        let decision = self.quotas.take(client.id.as_str(), quota, mode, now);
+        let decision = self
+            .quotas
+            .count(client.id.as_str(), quota, mode, now)
+            .await;
         let limit = super::RateLimit {
             limit: quota.limit,
             window: quota.window.secs() as u32,
@@ -488,7 +491,7 @@ impl TokenIssuer {
         if let Some(proof) = &proof {
             self.spend_proof(proof).await?;
         }
-        let rate_limit = self.count_quota(&client.client, iat)?;
+        let rate_limit = self.count_quota(&client.client, iat).await?;
         let mut json = serde_json::to_vec(&claims).expect("claims serialize");
         let extra = terms.extra.as_deref().unwrap_or(&client.extra_claims);
         if !extra.is_empty() {
