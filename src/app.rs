@@ -219,6 +219,7 @@ impl Application {
                 .app_data(cert_header.clone())
                 .wrap(actix_web::middleware::from_fn(http::forwarded::resolve))
                 .wrap(TracingLogger::<RequestSpan>::new())
+                .configure(crate::console::routes)
                 .configure(http::routes)
         })
         .on_connect(tokend_verify::actix::client_certificate_on_connect)

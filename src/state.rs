@@ -37,6 +37,36 @@ impl AppState {
         self.admin.clock.now().timestamp()
     }
 
+    /// The claims of an admin token: active, issued here, for this issuer
+    /// only (a token that also names another API could be replayed here by
+    /// that API), with the admin scope. The admin API's bearer tokens and the
+    /// console's session are both this.
+    pub fn admin_token(&self, token: &str) -> Result<crate::keys::AccessClaims, AdminTokenError> {
+        let claims = self
+            .inspector
+            .verify_bearer(token)
+            .ok_or(AdminTokenError::Invalid("the bearer token is not valid"))?;
+        let for_us_only = match &claims.aud {
+            serde_json::Value::String(a) => a == &self.issuer,
+            serde_json::Value::Array(list) => {
+                list.len() == 1 && list[0].as_str() == Some(&self.issuer)
+            }
+            _ => false,
+        };
+        if !for_us_only {
+            return Err(AdminTokenError::Invalid(
+                "the bearer token's only audience must be this issuer",
+            ));
+        }
+        let scope = &self.settings().admin.scope;
+        if !claims.scope.split(' ').any(|s| s == scope) {
+            return Err(AdminTokenError::Scope(format!(
+                "the `{scope}` scope is required"
+            )));
+        }
+        Ok(claims)
+    }
+
     pub(crate) async fn refresh_metadata(&self) -> Result<(), AdminError> {
         let scopes = self.admin.store.scopes_in_use().await?;
         let tls = &self.settings().tls;
@@ -73,6 +103,15 @@ impl AppState {
         self.ring.store(Arc::new(ring));
         Ok(())
     }
+}
+
+/// Why a token does not grant the admin operations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AdminTokenError {
+    /// Not an active token of this issuer for this issuer alone.
+    Invalid(&'static str),
+    /// Valid, without the admin scope.
+    Scope(String),
 }
 
 /// Every client, a page at a time.

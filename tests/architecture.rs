@@ -51,6 +51,7 @@ fn allowed() -> BTreeMap<&'static str, Vec<&'static str>> {
         (
             "console",
             vec![
+                "http",
                 "state",
                 "admin",
                 "oauth",
@@ -67,6 +68,7 @@ fn allowed() -> BTreeMap<&'static str, Vec<&'static str>> {
                 "admin",
                 "clock",
                 "config",
+                "console",
                 "domain",
                 "http",
                 "keys",

@@ -468,6 +468,20 @@ impl Admin {
         })
     }
 
+    /// Clients whose id or name contains `text` (case-insensitive).
+    pub async fn search_clients(
+        &self,
+        text: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<ClientListPage, AdminError> {
+        let ClientPage { clients, next } = self.store.search_clients(text, after, limit).await?;
+        Ok(ClientListPage {
+            clients: clients.iter().map(ClientView::from).collect(),
+            next,
+        })
+    }
+
     pub async fn update_client(
         &self,
         id: &str,

@@ -183,6 +183,21 @@ impl Admin {
         Ok(self.store.audit_events(limit, before).await?)
     }
 
+    /// The audit trail, newest first, of one action and one subject when
+    /// given.
+    pub async fn audit_events_matching(
+        &self,
+        limit: u32,
+        before: Option<i64>,
+        action: Option<&str>,
+        subject: Option<&str>,
+    ) -> Result<Vec<crate::store::AuditEvent>, AdminError> {
+        Ok(self
+            .store
+            .audit_events_matching(limit, before, action, subject)
+            .await?)
+    }
+
     fn now(&self) -> DateTime<Utc> {
         self.clock.now()
     }

@@ -121,30 +121,10 @@ pub(super) fn authorize(
             scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
         })
         .ok_or(ApiError::Unauthorized("a bearer token is required"))?;
-    let claims = state
-        .inspector
-        .verify_bearer(token)
-        .ok_or(ApiError::Unauthorized("the bearer token is not valid"))?;
-    // The issuer must be the sole audience: a token that also names another
-    // API could be replayed here by that API.
-    let for_us_only = match &claims.aud {
-        serde_json::Value::String(a) => a == &state.issuer,
-        serde_json::Value::Array(list) => {
-            list.len() == 1 && list[0].as_str() == Some(&state.issuer)
-        }
-        _ => false,
-    };
-    if !for_us_only {
-        return Err(ApiError::Unauthorized(
-            "the bearer token's only audience must be this issuer",
-        ));
-    }
-    let scope = &state.settings().admin.scope;
-    if !claims.scope.split(' ').any(|s| s == scope) {
-        return Err(ApiError::Forbidden(format!(
-            "the `{scope}` scope is required"
-        )));
-    }
+    let claims = state.admin_token(token).map_err(|e| match e {
+        crate::state::AdminTokenError::Invalid(why) => ApiError::Unauthorized(why),
+        crate::state::AdminTokenError::Scope(why) => ApiError::Forbidden(why),
+    })?;
     crate::telemetry::record_client(&claims.client_id);
     Ok(state.admin.as_actor(format!("api:{}", claims.client_id)))
 }

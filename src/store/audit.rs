@@ -43,11 +43,25 @@ impl Store {
         limit: u32,
         before: Option<i64>,
     ) -> Result<Vec<AuditEvent>, StoreError> {
+        self.audit_events_matching(limit, before, None, None).await
+    }
+
+    /// The newest events first, of one action and one subject when given.
+    pub async fn audit_events_matching(
+        &self,
+        limit: u32,
+        before: Option<i64>,
+        action: Option<&str>,
+        subject: Option<&str>,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, at, actor, action, subject, details FROM audit_events WHERE id < $1 ORDER BY id DESC LIMIT $2",
+            "SELECT id, at, actor, action, subject, details FROM audit_events WHERE id < $1 \
+             AND ($3 = '' OR action = $3) AND ($4 = '' OR subject = $4) ORDER BY id DESC LIMIT $2",
         )
         .bind(before.unwrap_or(i64::MAX))
         .bind(i64::from(limit.clamp(1, 10_000)))
+        .bind(action.unwrap_or(""))
+        .bind(subject.unwrap_or(""))
         .fetch_all(&self.pool)
         .await?;
         rows.iter()

@@ -295,6 +295,44 @@ impl Store {
         Ok(ClientPage { clients, next })
     }
 
+    /// Clients whose id or name contains `text` (case-insensitive), a page
+    /// at a time in id order.
+    pub async fn search_clients(
+        &self,
+        text: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<ClientPage, StoreError> {
+        let limit = limit.clamp(1, 1000);
+        let mut pattern = String::from("%");
+        for c in text.to_lowercase().chars() {
+            if matches!(c, '%' | '_' | '\\') {
+                pattern.push('\\');
+            }
+            pattern.push(c);
+        }
+        pattern.push('%');
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM clients WHERE client_id > $1 AND (LOWER(client_id) LIKE $2 ESCAPE '\\' \
+             OR LOWER(name) LIKE $2 ESCAPE '\\') ORDER BY client_id LIMIT $3"
+        ))
+        .bind(after.unwrap_or(""))
+        .bind(pattern)
+        .bind(i64::from(limit) + 1)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut clients = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
+        let next = if clients.len() > limit as usize {
+            clients.truncate(limit as usize);
+            clients.last().map(|c| c.id.to_string())
+        } else {
+            None
+        };
+        Ok(ClientPage { clients, next })
+    }
+
     /// Every scope any enabled client may ask for, for the metadata document.
     pub async fn scopes_in_use(&self) -> Result<Vec<String>, StoreError> {
         let rows: Vec<String> =

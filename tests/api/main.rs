@@ -4,6 +4,7 @@ mod admin;
 #[path = "../common/certs.rs"]
 mod certs;
 mod cli;
+mod console;
 mod deploy;
 mod dpop;
 #[path = "../common/dpop.rs"]

@@ -1,0 +1,249 @@
+//! The key timeline drawn to scale: one row per key (published → active →
+//! retired → removed), a "now" line and the next planned events, as SVG
+//! geometry computed here and drawn by the template.
+
+use crate::admin::KeyPlan;
+use crate::keys::KeyState;
+use chrono::{DateTime, Utc};
+
+/// The drawing's width in SVG units (it scales to the page).
+pub const WIDTH: f64 = 1000.0;
+/// Left margin for the key names.
+const LABEL: f64 = 150.0;
+const ROW: f64 = 30.0;
+const TOP: f64 = 24.0;
+
+/// One stretch of a key's life.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Segment {
+    pub x: f64,
+    pub width: f64,
+    /// `published`, `active`, `retired`, `revoked`.
+    pub class: &'static str,
+    /// What the stretch is, for the tooltip and screen readers.
+    pub title: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    pub kid: String,
+    pub short: String,
+    pub state: String,
+    pub y: f64,
+    pub segments: Vec<Segment>,
+}
+
+/// A vertical marker: now, or a planned event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Marker {
+    pub x: f64,
+    pub label: String,
+    pub class: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Timeline {
+    pub height: f64,
+    pub rows: Vec<Row>,
+    pub markers: Vec<Marker>,
+    pub from: String,
+    pub to: String,
+}
+
+fn fmt(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+/// The timeline of `plan`, from the oldest key shown to just past the
+/// furthest event.
+pub fn timeline(plan: &KeyPlan) -> Timeline {
+    let now = plan.now;
+    let mut start = now;
+    let mut end = plan.next.rotation_at.max(plan.next.key_published_at);
+    for k in &plan.keys {
+        start = start.min(k.published_at);
+        for t in [
+            Some(k.active_from),
+            k.retired_at,
+            k.revoked_at,
+            k.removal_at,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            end = end.max(t);
+        }
+    }
+    if let Some(removal) = plan.next.removal_at {
+        end = end.max(removal);
+    }
+    let span = (end - start).num_seconds().max(60) as f64;
+    // A little room after the last event.
+    let end = start + chrono::Duration::seconds((span * 1.05) as i64);
+    let span = span * 1.05;
+    let x = |t: DateTime<Utc>| {
+        LABEL + (t - start).num_seconds().max(0) as f64 / span * (WIDTH - LABEL - 10.0)
+    };
+    let mut rows = Vec::new();
+    for (i, k) in plan.keys.iter().enumerate() {
+        let y = TOP + i as f64 * ROW;
+        let mut segments = Vec::new();
+        let mut push = |from: DateTime<Utc>, to: DateTime<Utc>, class: &'static str, what: &str| {
+            if to > from {
+                segments.push(Segment {
+                    x: x(from),
+                    width: (x(to) - x(from)).max(2.0),
+                    class,
+                    title: format!("{what}: {} → {}", fmt(from), fmt(to)),
+                });
+            }
+        };
+        push(
+            k.published_at,
+            k.active_from,
+            "published",
+            "published, not signing",
+        );
+        // Active until retired (or revoked), the active key until the next
+        // rotation.
+        let active_end = k
+            .retired_at
+            .or(k.revoked_at)
+            .unwrap_or(if k.state == KeyState::Active {
+                plan.next.rotation_at
+            } else {
+                k.active_from
+            });
+        push(k.active_from, active_end, "active", "signing");
+        if let Some(removal) = k.removal_at {
+            let class = if k.revoked_at.is_some() {
+                "revoked"
+            } else {
+                "retired"
+            };
+            let what = if k.revoked_at.is_some() {
+                "revoked, removed from the JWKS at once"
+            } else {
+                "retired, still published for tokens it signed"
+            };
+            push(active_end, removal, class, what);
+        }
+        rows.push(Row {
+            short: k.kid.chars().take(12).collect(),
+            kid: k.kid.clone(),
+            state: format!("{:?}", k.state).to_lowercase(),
+            y,
+            segments,
+        });
+    }
+    let mut markers = vec![Marker {
+        x: x(now),
+        label: "now".into(),
+        class: "now",
+    }];
+    markers.push(Marker {
+        x: x(plan.next.key_published_at),
+        label: "next key published".into(),
+        class: "planned",
+    });
+    markers.push(Marker {
+        x: x(plan.next.rotation_at),
+        label: "next rotation".into(),
+        class: "planned",
+    });
+    if let Some(removal) = plan.next.removal_at {
+        markers.push(Marker {
+            x: x(removal),
+            label: "next removal".into(),
+            class: "planned",
+        });
+    }
+    Timeline {
+        height: TOP + plan.keys.len().max(1) as f64 * ROW + 30.0,
+        rows,
+        markers,
+        from: fmt(start),
+        to: fmt(end),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::admin::{KeyView, PlannedEvents};
+    use crate::domain::Algorithm;
+
+    fn t(h: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000 + h * 3600, 0).unwrap()
+    }
+
+    fn key(
+        kid: &str,
+        state: KeyState,
+        published: i64,
+        active: i64,
+        retired: Option<i64>,
+        removal: Option<i64>,
+    ) -> KeyView {
+        KeyView {
+            kid: kid.into(),
+            alg: Algorithm::ES256,
+            state,
+            published_at: t(published),
+            active_from: t(active),
+            retired_at: retired.map(t),
+            revoked_at: None,
+            removal_at: removal.map(t),
+            max_ttl_secs: 3600,
+        }
+    }
+
+    #[test]
+    fn segments_are_to_scale_and_in_order() {
+        let plan = KeyPlan {
+            now: t(10),
+            keys: vec![
+                key("next", KeyState::Next, 9, 11, None, None),
+                key("current", KeyState::Active, 0, 2, None, None),
+                key("old", KeyState::Retired, 0, 0, Some(2), Some(4)),
+            ],
+            next: PlannedEvents {
+                key_published_at: t(9),
+                rotation_at: t(11),
+                removal_at: Some(t(4)),
+            },
+        };
+        let tl = timeline(&plan);
+        assert_eq!(tl.rows.len(), 3);
+        let current = &tl.rows[1];
+        let active = current
+            .segments
+            .iter()
+            .find(|s| s.class == "active")
+            .unwrap();
+        let published = current
+            .segments
+            .iter()
+            .find(|s| s.class == "published")
+            .unwrap();
+        // 2 h published, 9 h active: widths in that ratio.
+        assert!(
+            (active.width / published.width - 4.5).abs() < 0.01,
+            "{current:?}"
+        );
+        assert!((published.x + published.width - active.x).abs() < 1e-6);
+        let old = &tl.rows[2];
+        assert_eq!(
+            old.segments.iter().map(|s| s.class).collect::<Vec<_>>(),
+            vec!["active", "retired"]
+        );
+        let now = tl.markers.iter().find(|m| m.class == "now").unwrap();
+        assert!(now.x > active.x && now.x < active.x + active.width);
+        assert!(
+            tl.rows
+                .iter()
+                .flat_map(|r| &r.segments)
+                .all(|s| s.x >= LABEL && s.x + s.width <= WIDTH)
+        );
+    }
+}

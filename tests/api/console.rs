@@ -1,0 +1,350 @@
+//! The admin console (SPEC §12) over HTTP: sign-in and its cookie, CSRF on
+//! every change, the strict CSP, and that console and admin functions see
+//! the same state.
+
+use crate::helpers::*;
+use tokend::admin::{NewClient, ScopesInput};
+
+/// A client with no cookie store and no redirects: each test looks at the
+/// cookies and redirects itself.
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+async fn admin_client(app: &TestApp) -> TestClient {
+    app.create_client(NewClient {
+        name: "ops".into(),
+        client_id: Some("ops".into()),
+        scopes: ScopesInput::Text("tokend:admin".into()),
+        ..NewClient::default()
+    })
+    .await
+}
+
+async fn sign_in(
+    app: &TestApp,
+    http: &reqwest::Client,
+    id: &str,
+    secret: &str,
+) -> reqwest::Response {
+    http.post(format!("{}/console/login", app.address))
+        .form(&[("client_id", id), ("client_secret", secret)])
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The session cookie (`name=value`) of a successful sign-in.
+async fn session(app: &TestApp, http: &reqwest::Client) -> String {
+    let ops = admin_client(app).await;
+    let resp = sign_in(app, http, &ops.id, &ops.secret).await;
+    assert_eq!(resp.status().as_u16(), 303);
+    let set = resp.headers()["set-cookie"].to_str().unwrap();
+    set.split(';').next().unwrap().to_owned()
+}
+
+async fn get(app: &TestApp, http: &reqwest::Client, cookie: &str, path: &str) -> (u16, String) {
+    let resp = http
+        .get(format!("{}{path}", app.address))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    (resp.status().as_u16(), resp.text().await.unwrap())
+}
+
+async fn post(
+    app: &TestApp,
+    http: &reqwest::Client,
+    cookie: &str,
+    path: &str,
+    form: &[(&str, &str)],
+) -> reqwest::Response {
+    http.post(format!("{}{path}", app.address))
+        .header("cookie", cookie)
+        .form(form)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The CSRF token in a page's forms.
+fn csrf(html: &str) -> String {
+    let at = html.find(r#"name="csrf" value=""#).expect("a CSRF field");
+    let rest = &html[at + r#"name="csrf" value=""#.len()..];
+    rest[..rest.find('"').unwrap()].to_owned()
+}
+
+#[tokio::test]
+async fn sign_in_sets_a_strict_http_only_cookie_that_ends_with_the_token() {
+    let app = spawn_app().await;
+    let http = browser();
+    let resp = http
+        .get(format!("{}/console", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 303);
+    assert_eq!(resp.headers()["location"], "/console/login");
+
+    let resp = http
+        .get(format!("{}/console/login", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let csp = resp.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"),
+        "{csp}"
+    );
+    assert!(
+        !csp.contains("unsafe-inline") && !csp.contains("http"),
+        "{csp}"
+    );
+    let html = resp.text().await.unwrap();
+    assert!(
+        !html.contains("<script") && !html.contains("style="),
+        "no inline script or style"
+    );
+    assert!(html.contains(r#"<label for="client_secret">"#));
+
+    let ops = admin_client(&app).await;
+    let wrong = sign_in(&app, &http, &ops.id, "not-the-secret").await;
+    assert_eq!(wrong.status().as_u16(), 401);
+    assert!(wrong.headers().get("set-cookie").is_none());
+    assert!(
+        wrong
+            .text()
+            .await
+            .unwrap()
+            .contains("wrong client id or secret")
+    );
+
+    let resp = sign_in(&app, &http, &ops.id, &ops.secret).await;
+    assert_eq!(resp.status().as_u16(), 303);
+    assert_eq!(resp.headers()["location"], "/console/keys");
+    let set = resp.headers()["set-cookie"].to_str().unwrap().to_owned();
+    for attribute in [
+        "HttpOnly",
+        "SameSite=Strict",
+        "Path=/console",
+        "Max-Age=3600",
+    ] {
+        assert!(set.contains(attribute), "{attribute} missing: {set}");
+    }
+    assert!(!set.contains("Secure"), "no Secure over plain HTTP: {set}");
+    let cookie = set.split(';').next().unwrap();
+    // The cookie is the console's own admin token.
+    let token = cookie.split_once('=').unwrap().1;
+    assert_eq!(crate::certs::jwt_claims(token)["scope"], "tokend:admin");
+
+    // A client without the admin scope is refused.
+    let plain = app.simple_client("plain", "read").await;
+    let resp = sign_in(&app, &http, &plain.id, &plain.secret).await;
+    assert_eq!(resp.status().as_u16(), 400);
+    assert!(
+        resp.text()
+            .await
+            .unwrap()
+            .contains("may not have the tokend:admin scope")
+    );
+}
+
+#[tokio::test]
+async fn the_keys_page_draws_the_timeline_and_rotation_needs_the_csrf_token() {
+    let app = spawn_app().await;
+    let http = browser();
+    let cookie = session(&app, &http).await;
+    let active = app.admin().list_keys().await.unwrap()[0].kid.clone();
+    let (status, html) = get(&app, &http, &cookie, "/console/keys").await;
+    assert_eq!(status, 200);
+    assert!(html.contains(&format!(r#"data-kid="{active}""#)), "{html}");
+    assert!(html.contains(r#"class="seg active""#));
+    assert!(html.contains(r#"class="marker now""#));
+
+    // The confirmation says what verifiers will see.
+    let (_, confirm) = get(&app, &http, &cookie, "/console/keys/rotate?now=1").await;
+    assert!(confirm.contains("unknown kid"), "{confirm}");
+
+    // Without the CSRF token: 403, nothing rotates.
+    let resp = post(
+        &app,
+        &http,
+        &cookie,
+        "/console/keys/rotate",
+        &[("now", "1")],
+    )
+    .await;
+    assert_eq!(resp.status().as_u16(), 403);
+    let resp = post(
+        &app,
+        &http,
+        &cookie,
+        "/console/keys/rotate",
+        &[("now", "1"), ("csrf", "forged")],
+    )
+    .await;
+    assert_eq!(resp.status().as_u16(), 403);
+    assert_eq!(app.admin().list_keys().await.unwrap().len(), 1);
+
+    let token = csrf(&confirm);
+    let resp = post(
+        &app,
+        &http,
+        &cookie,
+        "/console/keys/rotate",
+        &[("now", "1"), ("csrf", &token)],
+    )
+    .await;
+    assert_eq!(resp.status().as_u16(), 303);
+    let keys = app.admin().list_keys().await.unwrap();
+    assert_eq!(keys.len(), 2);
+    let (_, html) = get(&app, &http, &cookie, "/console/keys?done=rotated-now").await;
+    assert!(html.contains(&format!(r#"data-kid="{}""#, keys[0].kid)));
+
+    // The cache check answers as `keys check`.
+    let (_, html) = get(&app, &http, &cookie, "/console/keys?cache_age=10m").await;
+    assert!(html.contains(r#"id="check-answer""#), "{html}");
+}
+
+#[tokio::test]
+async fn clients_made_in_the_console_and_elsewhere_are_the_same_clients() {
+    let app = spawn_app().await;
+    let http = browser();
+    let cookie = session(&app, &http).await;
+    let (_, form) = get(&app, &http, &cookie, "/console/clients/new").await;
+    let token = csrf(&form);
+    let resp = post(
+        &app,
+        &http,
+        &cookie,
+        "/console/clients",
+        &[
+            ("csrf", &token),
+            ("client_id", "web-made"),
+            ("name", "Made in the console"),
+            ("scopes", "read write"),
+            ("audiences", "https://api.example"),
+            ("quota", "100/h"),
+            ("quota_mode", "enforce"),
+            ("exchange", "true"),
+        ],
+    )
+    .await;
+    assert_eq!(resp.status().as_u16(), 201);
+    let html = resp.text().await.unwrap();
+    let at = html
+        .find(r#"id="new-secret" class="secret" readonly value=""#)
+        .unwrap();
+    let rest = &html[at + r#"id="new-secret" class="secret" readonly value=""#.len()..];
+    let secret = rest[..rest.find('"').unwrap()].to_owned();
+    // The secret works at /token, and the admin functions see the client.
+    let made = TestClient {
+        id: "web-made".into(),
+        secret,
+    };
+    let resp = app.token_for(&made, "grant_type=client_credentials").await;
+    assert_eq!(resp.status().as_u16(), 200);
+    assert_eq!(
+        resp.headers()["ratelimit-policy"],
+        r#""tokens";q=100;w=3600"#
+    );
+    let view = app.admin().get_client("web-made").await.unwrap();
+    assert_eq!(view.scopes, "read write");
+    assert!(
+        view.grant_types
+            .contains(&"urn:ietf:params:oauth:grant-type:token-exchange")
+    );
+
+    // A client made elsewhere is listed and found.
+    app.simple_client("made-by-cli", "read").await;
+    let (_, list) = get(&app, &http, &cookie, "/console/clients").await;
+    assert!(list.contains("made-by-cli") && list.contains("web-made"));
+    let (_, found) = get(&app, &http, &cookie, "/console/clients?q=BY-CLI").await;
+    assert!(
+        found.contains("made-by-cli") && !found.contains("web-made"),
+        "{found}"
+    );
+
+    // Disable from the console: /token refuses at once.
+    let resp = post(
+        &app,
+        &http,
+        &cookie,
+        "/console/clients/web-made/disable",
+        &[("csrf", &token)],
+    )
+    .await;
+    assert_eq!(resp.status().as_u16(), 200);
+    assert!(!app.admin().get_client("web-made").await.unwrap().enabled);
+    let resp = app.token_for(&made, "grant_type=client_credentials").await;
+    assert_eq!(resp.status().as_u16(), 401);
+}
+
+#[tokio::test]
+async fn sign_out_revokes_the_session_and_the_audit_page_filters() {
+    let app = spawn_app().await;
+    let http = browser();
+    let cookie = session(&app, &http).await;
+    app.simple_client("audited", "read").await;
+    let (_, html) = get(
+        &app,
+        &http,
+        &cookie,
+        "/console/audit?action=client.created&subject=audited",
+    )
+    .await;
+    assert!(html.contains("<td>audited</td>"), "{html}");
+    assert!(!html.contains("<td>ops</td>"), "filtered by subject");
+
+    let (_, page) = get(&app, &http, &cookie, "/console/keys").await;
+    let resp = post(
+        &app,
+        &http,
+        &cookie,
+        "/console/logout",
+        &[("csrf", &csrf(&page))],
+    )
+    .await;
+    assert_eq!(resp.status().as_u16(), 303);
+    assert!(
+        resp.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+    // The old cookie no longer opens anything: its token was revoked.
+    let resp = http
+        .get(format!("{}/console/keys", app.address))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 303);
+    assert_eq!(resp.headers()["location"], "/console/login");
+}
+
+#[tokio::test]
+async fn wrong_secrets_at_the_console_are_limited_like_at_token() {
+    let app = spawn_app().await;
+    let http = browser();
+    let ops = admin_client(&app).await;
+    let mut last = 0;
+    for _ in 0..25 {
+        last = sign_in(&app, &http, &ops.id, "wrong")
+            .await
+            .status()
+            .as_u16();
+        if last == 429 {
+            break;
+        }
+    }
+    assert_eq!(last, 429);
+}
