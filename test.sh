@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # The whole test suite. Installs the third-party software the interop tests
-# use (PyJWT, Authlib and schemathesis in tests/interop/.venv; jose and
-# openid-client in tests/interop/node_modules; Apache with mod_auth_openidc,
-# Go with x/oauth2, promtool, and openssl from Debian when missing), then runs every
+# use (PyJWT, Authlib and schemathesis in tests/interop/.venv; jose,
+# openid-client, dpop and playwright-core in tests/interop/node_modules;
+# Apache with mod_auth_openidc, Go with x/oauth2, promtool, openssl and
+# chromium for the console test from Debian when missing), then runs every
 # test. With TOKEND_TEST_DATABASE_URL=postgres://… set, the integration tests
 # run a second time against PostgreSQL.
 set -euo pipefail
 cd "$(dirname "$0")"
 
-debian_packages=(apache2 libapache2-mod-auth-openidc golang-go golang-golang-x-oauth2-dev prometheus openssl curl)
+debian_packages=(apache2 libapache2-mod-auth-openidc golang-go golang-golang-x-oauth2-dev prometheus openssl curl chromium)
 missing=()
 for pkg in "${debian_packages[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -37,6 +37,10 @@ pub struct Row {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Marker {
     pub x: f64,
+    /// The label's baseline: markers close together get their own lines.
+    pub y: f64,
+    /// Labelled to the left of the line (near the right edge).
+    pub end: bool,
     pub label: String,
     pub class: &'static str,
 }
@@ -136,30 +140,29 @@ pub fn timeline(plan: &KeyPlan) -> Timeline {
             segments,
         });
     }
-    let mut markers = vec![Marker {
-        x: x(now),
-        label: "now".into(),
-        class: "now",
-    }];
-    markers.push(Marker {
-        x: x(plan.next.key_published_at),
-        label: "next key published".into(),
-        class: "planned",
-    });
-    markers.push(Marker {
-        x: x(plan.next.rotation_at),
-        label: "next rotation".into(),
-        class: "planned",
-    });
+    let mut events = vec![
+        (now, "now", "now"),
+        (plan.next.key_published_at, "next key published", "planned"),
+        (plan.next.rotation_at, "next rotation", "planned"),
+    ];
     if let Some(removal) = plan.next.removal_at {
-        markers.push(Marker {
-            x: x(removal),
-            label: "next removal".into(),
-            class: "planned",
-        });
+        events.push((removal, "next removal", "planned"));
     }
+    // Labels go on their own lines below the rows, one line per marker.
+    let rows_end = TOP + plan.keys.len().max(1) as f64 * ROW;
+    let markers: Vec<Marker> = events
+        .into_iter()
+        .enumerate()
+        .map(|(i, (t, label, class))| Marker {
+            x: x(t),
+            y: rows_end + 12.0 + i as f64 * 14.0,
+            end: x(t) > WIDTH * 0.7,
+            label: label.into(),
+            class,
+        })
+        .collect();
     Timeline {
-        height: TOP + plan.keys.len().max(1) as f64 * ROW + 30.0,
+        height: rows_end + 12.0 + markers.len() as f64 * 14.0,
         rows,
         markers,
         from: fmt(start),

@@ -8,6 +8,7 @@
 #[path = "../common/certs.rs"]
 mod certs;
 mod clients;
+mod console;
 mod federation;
 mod mod_auth_openidc;
 mod mtls;
