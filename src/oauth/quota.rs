@@ -3,7 +3,7 @@
 //! since. A background task adds its new counts to the shared ledger about
 //! once a second and reads the totals back (one statement for every active
 //! client); it syncs sooner when a client nears its limit (whenever the
-//! unsynced count reaches an eighth of what was left at the last sync), so
+//! unsynced count reaches a thirty-second of what was left at the last sync), so
 //! replicas overshoot a quota by little and never write once per token.
 
 use super::ports::{QuotaDelta, QuotaLedger};
@@ -15,6 +15,10 @@ use std::time::Duration;
 
 /// How often the counts are shared when no client is near its limit.
 pub const SYNC_EVERY: Duration = Duration::from_secs(1);
+/// A replica shares its counts (and waits for the answer) once its unshared
+/// tokens reach 1/SHARE_FRACTION of what the client had left: the most it
+/// can overshoot on stale counts, per replica.
+const SHARE_FRACTION: i64 = 32;
 /// The longest a request waits for syncs near its client's limit, before it
 /// is decided on this replica's count alone.
 pub const MAX_WAIT: Duration = Duration::from_secs(1);
@@ -116,7 +120,7 @@ impl QuotaCounter {
 
     /// Counts one token for `client_id` at `now` and says whether it is
     /// within `quota`. A refused request (over, enforce) is not counted.
-    /// Once this replica's unshared tokens reach an eighth of what the
+    /// Once this replica's unshared tokens reach a thirty-second of what the
     /// client had left at the last sync, an enforced request waits for the
     /// next sync (for at most [`MAX_WAIT`] in all): so two
     /// replicas hit by one client at full speed overshoot its quota by a few
@@ -176,7 +180,11 @@ impl QuotaCounter {
             let over = e.used() >= limit;
             let headroom = limit - e.shared;
             // Until the first sync of the window: one token, then wait.
-            let threshold = if e.heard { (headroom / 8).max(1) } else { 1 };
+            let threshold = if e.heard {
+                (headroom / SHARE_FRACTION).max(1)
+            } else {
+                1
+            };
             let unshared = e.pending + e.in_flight;
             if may_wait && !over && unshared >= threshold {
                 return (None, true);
@@ -448,7 +456,8 @@ mod tests {
             issued += c.await.unwrap();
         }
         assert!(
-            (1000..=1010).contains(&issued),
+            // The bound: a thirty-second of the quota per other replica.
+            (1000..=1000 + 1000 / SHARE_FRACTION as u64).contains(&issued),
             "{issued} issued for a quota of 1000"
         );
     }
@@ -456,16 +465,17 @@ mod tests {
     #[tokio::test]
     async fn nearing_the_limit_wakes_the_sync() {
         let counter = QuotaCounter::new(Arc::new(Ledger::default()), None);
-        let q = quota("80/m");
-        // A client new to the replica wakes it once (to learn the others'
-        // count).
+        let q = quota("320/m");
+        // A client new to the replica wakes it (to learn the others' count)
+        // until a sync has answered.
         counter.take("a", q, QuotaMode::Enforce, T0);
         let woken = tokio::time::timeout(Duration::from_secs(5), counter.wake.notified());
         assert!(woken.await.is_ok());
+        counter.sync(T0).await;
         for _ in 1..9 {
             counter.take("a", q, QuotaMode::Enforce, T0);
         }
-        // 80 / 8 = 10 unsynced tokens wake the task.
+        // 320 / 32 = 10 unsynced tokens wake the task.
         let woken = tokio::time::timeout(Duration::from_millis(1), counter.wake.notified());
         assert!(woken.await.is_err(), "not yet");
         counter.take("a", q, QuotaMode::Enforce, T0);
