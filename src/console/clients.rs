@@ -258,6 +258,13 @@ pub async fn create(
     }
 }
 
+/// A workload binding as the client page lists it.
+struct BindingRow {
+    provider: String,
+    subject: String,
+    claims: String,
+}
+
 #[derive(Template)]
 #[template(path = "console/client.html")]
 struct Show {
@@ -265,6 +272,8 @@ struct Show {
     client: ClientView,
     form: FormView,
     error: String,
+    bindings: Vec<BindingRow>,
+    providers: Vec<String>,
 }
 
 async fn show_page(
@@ -275,14 +284,34 @@ async fn show_page(
     notice: &str,
 ) -> HttpResponse {
     let chrome = Chrome::of(session, "clients").with_notice(notice);
-    match session.admin.get_client(id).await {
-        Ok(client) => render(
+    let loaded = async {
+        let client = session.admin.get_client(id).await?;
+        let bindings = session.admin.client_bindings(id).await?;
+        let providers = session.admin.list_trust_providers().await?;
+        Ok::<_, AdminError>((client, bindings, providers))
+    };
+    match loaded.await {
+        Ok((client, bindings, providers)) => render(
             status,
             &Show {
                 chrome,
                 form: FormView::from(&client),
                 client,
                 error,
+                bindings: bindings
+                    .into_iter()
+                    .map(|b| BindingRow {
+                        claims: b
+                            .claims
+                            .iter()
+                            .map(|(k, v)| format!("{k}={v}"))
+                            .collect::<Vec<_>>()
+                            .join(" "),
+                        provider: b.provider,
+                        subject: b.subject,
+                    })
+                    .collect(),
+                providers: providers.into_iter().map(|p| p.name).collect(),
             },
         ),
         Err(e) => admin_error(chrome, &e),
@@ -364,6 +393,13 @@ struct ActionForm {
     grace: String,
     #[serde(default)]
     confirm: String,
+    #[serde(default)]
+    provider: String,
+    #[serde(default)]
+    subject: String,
+    /// `NAME=PATTERN`, whitespace-separated.
+    #[serde(default)]
+    claims: String,
 }
 
 pub async fn action(
@@ -451,6 +487,63 @@ pub async fn action(
                 Err(e) => admin_error(chrome(), &e),
             }
         }
+        "bind" => {
+            let mut claims = std::collections::BTreeMap::new();
+            for pair in form.claims.split_whitespace() {
+                match pair.split_once('=') {
+                    Some((k, v)) if !k.is_empty() => {
+                        claims.insert(k.to_owned(), v.to_owned());
+                    }
+                    _ => {
+                        let why = format!("claim condition `{pair}` is not NAME=PATTERN");
+                        return show_page(&session, &id, StatusCode::BAD_REQUEST, why, "").await;
+                    }
+                }
+            }
+            let new = crate::admin::NewBinding {
+                provider: form.provider.clone(),
+                subject: form.subject.trim().to_owned(),
+                claims,
+            };
+            match session.admin.bind_client(&id, new).await {
+                Ok(_) => {
+                    show_page(
+                        &session,
+                        &id,
+                        StatusCode::OK,
+                        String::new(),
+                        "Binding added.",
+                    )
+                    .await
+                }
+                Err(AdminError::Invalid(why))
+                | Err(AdminError::Conflict(why))
+                | Err(AdminError::NotFound(why)) => {
+                    show_page(&session, &id, StatusCode::BAD_REQUEST, why, "").await
+                }
+                Err(e) => admin_error(chrome(), &e),
+            }
+        }
+        "unbind" => match session
+            .admin
+            .unbind_client(&id, &form.provider, &form.subject)
+            .await
+        {
+            Ok(_) => {
+                show_page(
+                    &session,
+                    &id,
+                    StatusCode::OK,
+                    String::new(),
+                    "Binding removed.",
+                )
+                .await
+            }
+            Err(AdminError::NotFound(why)) => {
+                show_page(&session, &id, StatusCode::NOT_FOUND, why, "").await
+            }
+            Err(e) => admin_error(chrome(), &e),
+        },
         _ => super::pages::message(
             chrome(),
             StatusCode::NOT_FOUND,

@@ -348,3 +348,82 @@ async fn wrong_secrets_at_the_console_are_limited_like_at_token() {
     }
     assert_eq!(last, 429);
 }
+
+#[tokio::test]
+async fn workload_bindings_are_added_and_removed_on_the_client_page() {
+    let app = spawn_app().await;
+    let http = browser();
+    let cookie = session(&app, &http).await;
+    let k8s = crate::federation::Issuer::new("https://k8s.test", tokend::domain::Algorithm::ES256);
+    app.admin()
+        .add_trust_provider(tokend::admin::NewTrustProvider {
+            name: "k8s".into(),
+            issuer: Some(k8s.iss.clone()),
+            kind: Some("kubernetes".into()),
+            jwks: Some(k8s.jwks()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    app.create_client(NewClient {
+        name: "orders".into(),
+        client_id: Some("orders".into()),
+        auth_method: Some("federated".into()),
+        ..NewClient::default()
+    })
+    .await;
+    let (_, page) = get(&app, &http, &cookie, "/console/clients/orders").await;
+    assert!(
+        page.contains("No binding.") && page.contains(r#"<option>k8s</option>"#),
+        "{page}"
+    );
+    let token = csrf(&page);
+    let subject = "system:serviceaccount:shop:orders";
+    let resp = post(
+        &app,
+        &http,
+        &cookie,
+        "/console/clients/orders/bind",
+        &[
+            ("csrf", &token),
+            ("provider", "k8s"),
+            ("subject", subject),
+            ("claims", ""),
+        ],
+    )
+    .await;
+    assert_eq!(resp.status().as_u16(), 200);
+    let bindings = app.admin().client_bindings("orders").await.unwrap();
+    assert_eq!(bindings.len(), 1);
+    assert_eq!(bindings[0].subject, subject);
+    let resp = post(
+        &app,
+        &http,
+        &cookie,
+        "/console/clients/orders/bind",
+        &[
+            ("csrf", &token),
+            ("provider", "k8s"),
+            ("subject", "x"),
+            ("claims", "nonsense"),
+        ],
+    )
+    .await;
+    assert_eq!(resp.status().as_u16(), 400);
+    let resp = post(
+        &app,
+        &http,
+        &cookie,
+        "/console/clients/orders/unbind",
+        &[("csrf", &token), ("provider", "k8s"), ("subject", subject)],
+    )
+    .await;
+    assert_eq!(resp.status().as_u16(), 200);
+    assert!(
+        app.admin()
+            .client_bindings("orders")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
