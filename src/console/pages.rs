@@ -151,21 +151,39 @@ struct Login {
     scope: String,
     error: String,
     client_id: String,
+    /// The sign-in form's CSRF token, also in a cookie (double submit):
+    /// another site cannot sign a browser in as someone else.
+    login_csrf: String,
+}
+
+/// A sign-in page with a fresh form token and its cookie.
+fn login_form(
+    state: &AppState,
+    status: StatusCode,
+    error: String,
+    client_id: String,
+) -> HttpResponse {
+    let token = crate::oauth::generate_secret();
+    let token = secrecy::ExposeSecret::expose_secret(&token).to_owned();
+    let mut response = render(
+        status,
+        &Login {
+            chrome: Chrome::anonymous(),
+            scope: state.settings().admin.scope.clone(),
+            error,
+            client_id,
+            login_csrf: token.clone(),
+        },
+    );
+    let _ = response.add_cookie(&session::login_cookie(state, &token));
+    response
 }
 
 pub async fn login_page(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     if session::session(&req, &state).is_some() {
         return session::see_other("/console/keys");
     }
-    render(
-        StatusCode::OK,
-        &Login {
-            chrome: Chrome::anonymous(),
-            scope: state.settings().admin.scope.clone(),
-            error: String::new(),
-            client_id: String::new(),
-        },
-    )
+    login_form(&state, StatusCode::OK, String::new(), String::new())
 }
 
 #[derive(Deserialize)]
@@ -174,6 +192,8 @@ struct Credentials {
     client_id: String,
     #[serde(default)]
     client_secret: String,
+    #[serde(default)]
+    login_csrf: String,
 }
 
 /// Signs in: the console asks `/token`'s own logic for a token with the
@@ -183,18 +203,11 @@ pub async fn login(req: HttpRequest, body: web::Bytes, state: web::Data<AppState
     let form: Credentials = serde_urlencoded::from_bytes(&body).unwrap_or(Credentials {
         client_id: String::new(),
         client_secret: String::new(),
+        login_csrf: String::new(),
     });
     let scope = state.settings().admin.scope.clone();
     let refuse = |status: StatusCode, error: String, retry_after: Option<u64>| {
-        let mut response = render(
-            status,
-            &Login {
-                chrome: Chrome::anonymous(),
-                scope: scope.clone(),
-                error,
-                client_id: form.client_id.clone(),
-            },
-        );
+        let mut response = login_form(&state, status, error, form.client_id.clone());
         if let Some(secs) = retry_after
             && let Ok(v) = actix_web::http::header::HeaderValue::from_str(&secs.to_string())
         {
@@ -204,6 +217,22 @@ pub async fn login(req: HttpRequest, body: web::Bytes, state: web::Data<AppState
         }
         response
     };
+    let cookie = req.cookie(session::LOGIN_COOKIE);
+    let same = cookie.as_ref().is_some_and(|c| {
+        !form.login_csrf.is_empty()
+            && aws_lc_rs::constant_time::verify_slices_are_equal(
+                c.value().as_bytes(),
+                form.login_csrf.as_bytes(),
+            )
+            .is_ok()
+    });
+    if !same {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            "The sign-in form expired or came from elsewhere; sign in again.".into(),
+            None,
+        );
+    }
     if form.client_id.is_empty() || form.client_secret.is_empty() {
         return refuse(
             StatusCode::BAD_REQUEST,

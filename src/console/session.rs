@@ -11,6 +11,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 
 pub const COOKIE: &str = "tokend_console";
+/// The sign-in form's double-submit CSRF cookie.
+pub const LOGIN_COOKIE: &str = "tokend_console_login";
 
 /// A signed-in operator.
 pub struct Session {
@@ -67,6 +69,17 @@ pub fn cookie(state: &AppState, token: &str, max_age: u64) -> Cookie<'static> {
         .same_site(SameSite::Strict)
         .secure(secure(state))
         .max_age(actix_web::cookie::time::Duration::seconds(max_age as i64))
+        .finish()
+}
+
+/// The sign-in form's CSRF cookie (ten minutes, sent only to the form).
+pub fn login_cookie(state: &AppState, token: &str) -> Cookie<'static> {
+    Cookie::build(LOGIN_COOKIE, token.to_owned())
+        .path("/console/login")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(secure(state))
+        .max_age(actix_web::cookie::time::Duration::minutes(10))
         .finish()
 }
 

@@ -24,14 +24,38 @@ async fn admin_client(app: &TestApp) -> TestClient {
     .await
 }
 
+/// Signs in as a browser does: the form (with its CSRF cookie), then the post.
 async fn sign_in(
     app: &TestApp,
     http: &reqwest::Client,
     id: &str,
     secret: &str,
 ) -> reqwest::Response {
+    let form = http
+        .get(format!("{}/console/login", app.address))
+        .send()
+        .await
+        .unwrap();
+    let cookie = form.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let html = form.text().await.unwrap();
+    let at = html
+        .find(r#"name="login_csrf" value=""#)
+        .expect("a sign-in token");
+    let rest = &html[at + r#"name="login_csrf" value=""#.len()..];
+    let token = rest[..rest.find('"').unwrap()].to_owned();
     http.post(format!("{}/console/login", app.address))
-        .form(&[("client_id", id), ("client_secret", secret)])
+        .header("cookie", cookie)
+        .form(&[
+            ("client_id", id),
+            ("client_secret", secret),
+            ("login_csrf", token.as_str()),
+        ])
         .send()
         .await
         .unwrap()
@@ -41,8 +65,11 @@ async fn sign_in(
 async fn session(app: &TestApp, http: &reqwest::Client) -> String {
     let ops = admin_client(app).await;
     let resp = sign_in(app, http, &ops.id, &ops.secret).await;
-    assert_eq!(resp.status().as_u16(), 303);
+    if resp.status().as_u16() != 303 {
+        panic!("{}", resp.text().await.unwrap());
+    }
     let set = resp.headers()["set-cookie"].to_str().unwrap();
+    assert!(set.starts_with("tokend_console="), "{set}");
     set.split(';').next().unwrap().to_owned()
 }
 
@@ -116,9 +143,28 @@ async fn sign_in_sets_a_strict_http_only_cookie_that_ends_with_the_token() {
     assert!(html.contains(r#"<label for="client_secret">"#));
 
     let ops = admin_client(&app).await;
+    // A sign-in posted from elsewhere (no form token and cookie) is refused
+    // before the secret is even checked.
+    let forged = http
+        .post(format!("{}/console/login", app.address))
+        .form(&[
+            ("client_id", ops.id.as_str()),
+            ("client_secret", ops.secret.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status().as_u16(), 403);
     let wrong = sign_in(&app, &http, &ops.id, "not-the-secret").await;
     assert_eq!(wrong.status().as_u16(), 401);
-    assert!(wrong.headers().get("set-cookie").is_none());
+    assert!(
+        wrong
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .all(|c| !c.to_str().unwrap().starts_with("tokend_console=")),
+        "no session cookie"
+    );
     assert!(
         wrong
             .text()
@@ -130,7 +176,13 @@ async fn sign_in_sets_a_strict_http_only_cookie_that_ends_with_the_token() {
     let resp = sign_in(&app, &http, &ops.id, &ops.secret).await;
     assert_eq!(resp.status().as_u16(), 303);
     assert_eq!(resp.headers()["location"], "/console/keys");
-    let set = resp.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let set = resp
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|c| c.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("tokend_console="))
+        .unwrap();
     for attribute in [
         "HttpOnly",
         "SameSite=Strict",
