@@ -85,7 +85,10 @@ pub struct ClientForm {
     quota_mode: String,
     require_dpop: Option<String>,
     exchange: Option<String>,
-    tls_san_uri: String,
+    /// `subject_dn`, `san_uri`, `san_dns`, `certificate` or empty.
+    tls_kind: String,
+    /// The DN, URI or DNS name, or the certificate's PEM.
+    tls_value: String,
 }
 
 /// What the form template reads.
@@ -99,7 +102,11 @@ pub struct FormView {
     quota_mode: String,
     require_dpop: bool,
     exchange: bool,
-    tls_san_uri: String,
+    tls_kind: String,
+    tls_value: String,
+    /// What is registered now, said in words (a certificate shows only its
+    /// thumbprint: leave the PEM empty to keep it).
+    tls_registered: String,
 }
 
 impl From<&ClientForm> for FormView {
@@ -114,19 +121,16 @@ impl From<&ClientForm> for FormView {
             quota_mode: f.quota_mode.clone(),
             require_dpop: f.require_dpop.is_some(),
             exchange: f.exchange.is_some(),
-            tls_san_uri: f.tls_san_uri.clone(),
+            tls_kind: f.tls_kind.clone(),
+            tls_value: f.tls_value.clone(),
+            tls_registered: String::new(),
         }
     }
 }
 
 impl From<&ClientView> for FormView {
     fn from(c: &ClientView) -> Self {
-        let san_uri = c
-            .tls_identity
-            .as_ref()
-            .and_then(|t| serde_json::to_value(t).ok())
-            .and_then(|v| v.get("san_uri").and_then(|s| s.as_str().map(str::to_owned)))
-            .unwrap_or_default();
+        let (tls_kind, tls_value) = identity(c);
         Self {
             client_id: c.client_id.clone(),
             name: c.name.clone(),
@@ -137,9 +141,73 @@ impl From<&ClientView> for FormView {
             quota_mode: c.quota_mode.as_str().into(),
             require_dpop: c.require_dpop,
             exchange: c.grant_types.contains(&crate::admin::TOKEN_EXCHANGE_GRANT),
-            tls_san_uri: san_uri,
+            tls_registered: c
+                .tls_identity
+                .as_ref()
+                .map(|t| t.describe())
+                .unwrap_or_default(),
+            tls_value: if tls_kind == "certificate" {
+                String::new()
+            } else {
+                tls_value
+            },
+            tls_kind,
         }
     }
+}
+
+/// The registered certificate identity as (kind, value).
+fn identity(c: &ClientView) -> (String, String) {
+    let Some(v) = c
+        .tls_identity
+        .as_ref()
+        .and_then(|t| serde_json::to_value(t).ok())
+    else {
+        return (String::new(), String::new());
+    };
+    for (key, kind) in [
+        ("subject_dn", "subject_dn"),
+        ("san_uri", "san_uri"),
+        ("san_dns", "san_dns"),
+        ("certificate_sha256", "certificate"),
+    ] {
+        if let Some(value) = v.get(key).and_then(|s| s.as_str()) {
+            return (kind.into(), value.into());
+        }
+    }
+    (String::new(), String::new())
+}
+
+/// The admin fields for a certificate identity of `kind` (one of them set;
+/// for none, an empty value that clears it).
+struct TlsFields {
+    subject_dn: Option<String>,
+    san_uri: Option<String>,
+    san_dns: Option<String>,
+    certificate: Option<String>,
+}
+
+fn tls_fields(kind: &str, value: &str) -> Result<TlsFields, String> {
+    let v = Some(value.trim().to_owned());
+    let mut f = TlsFields {
+        subject_dn: None,
+        san_uri: None,
+        san_dns: None,
+        certificate: None,
+    };
+    match kind {
+        "subject_dn" => f.subject_dn = v,
+        "san_uri" => f.san_uri = v,
+        "san_dns" => f.san_dns = v,
+        "certificate" => f.certificate = v,
+        "" => f.san_uri = Some(String::new()),
+        other => {
+            return Err(format!(
+                "certificate identity `{other}` is not one this form offers"
+            ));
+        }
+    }
+    Ok(f)
 }
 
 fn grants(exchange: bool) -> Vec<String> {
@@ -224,6 +292,37 @@ pub async fn create(
         Err(r) => return r,
     };
     let none_if_empty = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_owned());
+    let bad = |why: String| {
+        render(
+            StatusCode::BAD_REQUEST,
+            &New {
+                chrome: Chrome::of(&session, "clients"),
+                form: FormView::from(&form),
+                error: why,
+            },
+        )
+    };
+    let (tls, auth_method) = if form.tls_kind.is_empty() || form.tls_value.trim().is_empty() {
+        (None, None)
+    } else {
+        match tls_fields(&form.tls_kind, &form.tls_value) {
+            Ok(f) => {
+                let method = if form.tls_kind == "certificate" {
+                    "self_signed_tls_client_auth"
+                } else {
+                    "tls_client_auth"
+                };
+                (Some(f), Some(method.to_owned()))
+            }
+            Err(why) => return bad(why),
+        }
+    };
+    let tls = tls.unwrap_or(TlsFields {
+        subject_dn: None,
+        san_uri: None,
+        san_dns: None,
+        certificate: None,
+    });
     let new = NewClient {
         name: form.name.trim().to_owned(),
         client_id: none_if_empty(&form.client_id),
@@ -234,8 +333,11 @@ pub async fn create(
         require_dpop: Some(form.require_dpop.is_some()),
         quota: none_if_empty(&form.quota),
         quota_mode: none_if_empty(&form.quota_mode),
-        auth_method: none_if_empty(&form.tls_san_uri).map(|_| "tls_client_auth".into()),
-        tls_client_auth_san_uri: none_if_empty(&form.tls_san_uri),
+        auth_method,
+        tls_client_auth_subject_dn: tls.subject_dn,
+        tls_client_auth_san_uri: tls.san_uri,
+        tls_client_auth_san_dns: tls.san_dns,
+        tls_client_certificate: tls.certificate,
         ..NewClient::default()
     };
     match session.admin.create_client(new).await {
@@ -246,14 +348,7 @@ pub async fn create(
             created.client.client_id.clone(),
             created.client_secret.map(|s| s.expose_secret().to_owned()),
         ),
-        Err(AdminError::Invalid(why)) | Err(AdminError::Conflict(why)) => render(
-            StatusCode::BAD_REQUEST,
-            &New {
-                chrome: Chrome::of(&session, "clients"),
-                form: FormView::from(&form),
-                error: why,
-            },
-        ),
+        Err(AdminError::Invalid(why)) | Err(AdminError::Conflict(why)) => bad(why),
         Err(e) => admin_error(Chrome::of(&session, "clients"), &e),
     }
 }
@@ -348,7 +443,22 @@ pub async fn update(
         Ok(c) => c,
         Err(e) => return admin_error(Chrome::of(&session, "clients"), &e),
     };
-    let had_san = FormView::from(&current).tls_san_uri;
+    let (had_kind, had_value) = identity(&current);
+    let unchanged = form.tls_kind == had_kind
+        && (form.tls_value.trim() == had_value
+            || (had_kind == "certificate" && form.tls_value.trim().is_empty()));
+    let tls = if unchanged {
+        None
+    } else {
+        match tls_fields(&form.tls_kind, &form.tls_value) {
+            Ok(f) => Some(f),
+            Err(why) => return show_page(&session, &id, StatusCode::BAD_REQUEST, why, "").await,
+        }
+    };
+    let (subject_dn, san_uri, san_dns, certificate) = match tls {
+        Some(f) => (f.subject_dn, f.san_uri, f.san_dns, f.certificate),
+        None => (None, None, None, None),
+    };
     let update = ClientUpdate {
         name: Some(form.name.trim().to_owned()),
         scopes: Some(ScopesInput::Text(form.scopes.clone())),
@@ -374,8 +484,10 @@ pub async fn update(
         } else {
             form.quota_mode.clone()
         }),
-        tls_client_auth_san_uri: (form.tls_san_uri.trim() != had_san)
-            .then(|| form.tls_san_uri.trim().to_owned()),
+        tls_client_auth_subject_dn: subject_dn,
+        tls_client_auth_san_uri: san_uri,
+        tls_client_auth_san_dns: san_dns,
+        tls_client_certificate: certificate,
         ..ClientUpdate::default()
     };
     match session.admin.update_client(&id, update).await {

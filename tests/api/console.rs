@@ -479,3 +479,87 @@ async fn workload_bindings_are_added_and_removed_on_the_client_page() {
             .is_empty()
     );
 }
+
+#[tokio::test]
+async fn certificate_identities_of_every_kind_are_set_from_the_client_form() {
+    let app = spawn_app().await;
+    let http = browser();
+    let cookie = session(&app, &http).await;
+    let (_, form) = get(&app, &http, &cookie, "/console/clients/new").await;
+    let token = csrf(&form);
+    let resp = post(
+        &app,
+        &http,
+        &cookie,
+        "/console/clients",
+        &[
+            ("csrf", &token),
+            ("client_id", "orders"),
+            ("name", "orders"),
+            ("scopes", "read"),
+            ("quota", "default"),
+            ("quota_mode", "enforce"),
+            ("tls_kind", "subject_dn"),
+            ("tls_value", "CN=orders, O=Example"),
+        ],
+    )
+    .await;
+    assert_eq!(resp.status().as_u16(), 201);
+    let view = app.admin().get_client("orders").await.unwrap();
+    assert_eq!(view.auth_method.as_str(), "tls_client_auth");
+    assert_eq!(
+        serde_json::to_value(&view.tls_identity).unwrap()["subject_dn"],
+        "CN=orders,O=Example"
+    );
+
+    // The edit form shows it; saving unchanged keeps it; another kind replaces it.
+    let (_, page) = get(&app, &http, &cookie, "/console/clients/orders").await;
+    assert!(
+        page.contains(r#"<option value="subject_dn" selected>"#),
+        "{page}"
+    );
+    let base = [
+        ("csrf", token.as_str()),
+        ("name", "orders"),
+        ("scopes", "read"),
+        ("quota", "default"),
+        ("quota_mode", "enforce"),
+    ];
+    let mut unchanged = base.to_vec();
+    unchanged.extend([
+        ("tls_kind", "subject_dn"),
+        ("tls_value", "CN=orders,O=Example"),
+    ]);
+    assert_eq!(
+        post(&app, &http, &cookie, "/console/clients/orders", &unchanged)
+            .await
+            .status()
+            .as_u16(),
+        200
+    );
+    let mut dns = base.to_vec();
+    dns.extend([("tls_kind", "san_dns"), ("tls_value", "orders.shop.svc")]);
+    assert_eq!(
+        post(&app, &http, &cookie, "/console/clients/orders", &dns)
+            .await
+            .status()
+            .as_u16(),
+        200
+    );
+    let view = app.admin().get_client("orders").await.unwrap();
+    assert_eq!(
+        serde_json::to_value(&view.tls_identity).unwrap()["san_dns"],
+        "orders.shop.svc"
+    );
+    // A malformed DN is refused with the admin function's words.
+    let mut bad = base.to_vec();
+    bad.extend([("tls_kind", "subject_dn"), ("tls_value", "not a dn")]);
+    let resp = post(&app, &http, &cookie, "/console/clients/orders", &bad).await;
+    assert_eq!(resp.status().as_u16(), 400);
+    assert!(
+        resp.text()
+            .await
+            .unwrap()
+            .contains("tls_client_auth_subject_dn")
+    );
+}
