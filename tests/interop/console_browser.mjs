@@ -93,7 +93,7 @@ try {
   await page.getByRole('link', { name: 'New client…' }).click();
   await shoot('client-new');
   await page.getByLabel('Client id (empty: generated)').fill('browser-made');
-  await page.getByLabel('Name').fill('Made in a browser');
+  await page.getByLabel('Name', { exact: true }).fill('Made in a browser');
   await page.getByLabel('Scopes (space-separated)').fill('read');
   await page.getByRole('button', { name: 'Create' }).click();
   const secret = await page.locator('#new-secret').inputValue();
