@@ -39,7 +39,7 @@ try {
           .map((e) => `${e.tagName.toLowerCase()}.${e.className && e.className.baseVal === undefined ? e.className : ''}`);
         return { scrollWidth: document.documentElement.scrollWidth, wide: wide.slice(0, 5) };
       }, width);
-      if (overflow.scrollWidth > width) report.overflow.push({ page: name, width, ...overflow });
+      if (overflow.scrollWidth > width || overflow.wide.length > 0) report.overflow.push({ page: name, width, ...overflow });
     }
     await page.setViewportSize({ width: 1280, height: 900 });
     // At 390 px nothing may force a horizontal scroll of the page itself.
