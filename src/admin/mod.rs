@@ -3,11 +3,13 @@
 //! both share (database, migrations, master key) and writes the audit trail;
 //! `clients.rs` and `keys.rs` hold the operations.
 
+mod client_views;
 mod clients;
 mod keys;
 mod trust;
 mod trust_test;
 
+pub use client_views::*;
 pub use clients::*;
 pub use keys::*;
 pub use trust::*;

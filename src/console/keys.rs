@@ -1,13 +1,13 @@
 //! The keys page: the timeline, the cache check, rotate / rotate now /
 //! revoke behind a confirmation that says what verifiers will see.
 
-use super::pages::{Chrome, admin_error, change, render, signed_in};
-use super::session;
+use super::pages::{Chrome, Nothing, admin_error, change, render};
+use super::session::{self, Session};
 use super::timeline::{Timeline, timeline};
 use crate::admin::{CacheCheck, KeyPlan};
 use crate::state::AppState;
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
@@ -41,15 +41,7 @@ pub struct KeysQuery {
     done: String,
 }
 
-pub async fn keys(
-    req: HttpRequest,
-    query: web::Query<KeysQuery>,
-    state: web::Data<AppState>,
-) -> HttpResponse {
-    let session = match signed_in(&req, &state) {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+pub async fn keys(session: Session, query: web::Query<KeysQuery>) -> HttpResponse {
     let notice = match query.done.as_str() {
         "rotated" => {
             "Rotation scheduled: the next key is published now and signs after keys.publish_ahead."
@@ -125,14 +117,10 @@ fn publish_ahead(state: &AppState) -> String {
 }
 
 pub async fn confirm_rotate(
-    req: HttpRequest,
+    session: Session,
     query: web::Query<RotateQuery>,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let session = match signed_in(&req, &state) {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
     let now = query.now.as_deref() == Some("1");
     let (heading, explanation) = if now {
         (
@@ -169,14 +157,10 @@ struct RotateForm {
 }
 
 pub async fn rotate(
-    req: HttpRequest,
+    session: Session,
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let session = match signed_in(&req, &state) {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
     let form: RotateForm = match change(&session, "keys", &body) {
         Ok(f) => f,
         Err(r) => return r,
@@ -198,14 +182,10 @@ pub async fn rotate(
 }
 
 pub async fn confirm_revoke(
-    req: HttpRequest,
+    session: Session,
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let session = match signed_in(&req, &state) {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
     let kid = path.into_inner();
     let active = state
         .ring
@@ -235,19 +215,12 @@ pub async fn confirm_revoke(
     )
 }
 
-#[derive(Deserialize)]
-struct Nothing {}
-
 pub async fn revoke(
-    req: HttpRequest,
+    session: Session,
     path: web::Path<String>,
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let session = match signed_in(&req, &state) {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
     if let Err(r) = change::<Nothing>(&session, "keys", &body) {
         return r;
     }

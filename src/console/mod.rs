@@ -4,11 +4,15 @@
 //! `tokend:admin` token in a cookie, and a CSRF token on every change. Every
 //! action calls the same `admin` functions as the CLI and the admin API.
 
+mod audit;
+mod client_actions;
+mod client_form;
 mod clients;
 mod keys;
 mod pages;
 mod session;
 mod timeline;
+mod trust;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 
@@ -49,11 +53,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/clients/new", web::get().to(clients::new_form))
             .route("/clients/{id}", web::get().to(clients::show))
             .route("/clients/{id}", web::post().to(clients::update))
-            .route("/clients/{id}/{action}", web::post().to(clients::action))
-            .route("/trust", web::get().to(pages::trust))
-            .route("/trust", web::post().to(pages::add_trust))
-            .route("/trust/test", web::post().to(pages::test_trust))
-            .route("/trust/{name}/remove", web::post().to(pages::remove_trust))
-            .route("/audit", web::get().to(pages::audit)),
+            .route(
+                "/clients/{id}/{action}",
+                web::post().to(client_actions::action),
+            )
+            .route("/trust", web::get().to(trust::trust))
+            .route("/trust", web::post().to(trust::add_trust))
+            .route("/trust/test", web::post().to(trust::test_trust))
+            .route("/trust/{name}/remove", web::post().to(trust::remove_trust))
+            .route("/audit", web::get().to(audit::audit)),
     );
 }

@@ -2,7 +2,7 @@
 //! page shares: the header, errors, form parsing and the CSRF check.
 
 use super::session::{self, Session};
-use crate::admin::{AdminError, NewTrustProvider};
+use crate::admin::AdminError;
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -104,13 +104,6 @@ pub fn admin_error(chrome: Chrome, e: &AdminError) -> HttpResponse {
         }
     };
     message(chrome, status, "That did not work", text)
-}
-
-/// The signed-in operator, or a redirect to the sign-in page. (The error is
-/// the response itself, returned at once by the handler.)
-#[allow(clippy::result_large_err)]
-pub fn signed_in(req: &HttpRequest, state: &AppState) -> Result<Session, HttpResponse> {
-    session::session(req, state).ok_or_else(|| session::see_other("/console/login"))
 }
 
 /// A submitted form, after the session's CSRF token is checked: 403 without
@@ -291,8 +284,9 @@ pub async fn login(req: HttpRequest, body: web::Bytes, state: web::Data<AppState
     response
 }
 
+/// A form that carries nothing but its CSRF token.
 #[derive(Deserialize)]
-struct Nothing {}
+pub struct Nothing {}
 
 /// Signs out: the session's token is revoked (a copied cookie is dead too)
 /// and the cookie removed.
@@ -317,242 +311,4 @@ pub async fn logout(
     let mut response = session::see_other("/console/login");
     let _ = response.add_cookie(&session::removal(&state));
     response
-}
-
-struct ProviderRow {
-    name: String,
-    issuer: String,
-    kind: String,
-    key_source: &'static str,
-    bindings: usize,
-}
-
-#[derive(Template)]
-#[template(path = "console/trust.html")]
-struct Trust {
-    chrome: Chrome,
-    providers: Vec<ProviderRow>,
-    error: String,
-    report: String,
-}
-
-async fn trust_page(
-    session: &Session,
-    status: StatusCode,
-    error: String,
-    report: String,
-    notice: &str,
-) -> HttpResponse {
-    let chrome = Chrome::of(session, "trust").with_notice(notice);
-    match session.admin.list_trust_providers().await {
-        Ok(list) => render(
-            status,
-            &Trust {
-                chrome,
-                providers: list
-                    .into_iter()
-                    .map(|p| ProviderRow {
-                        kind: serde_json::to_value(p.kind)
-                            .ok()
-                            .and_then(|v| v.as_str().map(str::to_owned))
-                            .unwrap_or_default(),
-                        bindings: p.bindings.len(),
-                        name: p.name,
-                        issuer: p.issuer,
-                        key_source: p.key_source,
-                    })
-                    .collect(),
-                error,
-                report,
-            },
-        ),
-        Err(e) => admin_error(chrome, &e),
-    }
-}
-
-pub async fn trust(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    match signed_in(&req, &state) {
-        Ok(s) => trust_page(&s, StatusCode::OK, String::new(), String::new(), "").await,
-        Err(r) => r,
-    }
-}
-
-#[derive(Deserialize)]
-struct NewProvider {
-    name: String,
-    issuer: String,
-    kind: String,
-    #[serde(default)]
-    jwks_uri: String,
-    #[serde(default)]
-    audience: String,
-}
-
-pub async fn add_trust(
-    req: HttpRequest,
-    body: web::Bytes,
-    state: web::Data<AppState>,
-) -> HttpResponse {
-    let session = match signed_in(&req, &state) {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let form: NewProvider = match change(&session, "trust", &body) {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
-    let jwks_uri = (!form.jwks_uri.trim().is_empty()).then(|| form.jwks_uri.trim().to_owned());
-    let new = NewTrustProvider {
-        discovery: Some(jwks_uri.is_none()),
-        jwks_uri,
-        name: form.name.trim().to_owned(),
-        issuer: Some(form.issuer.trim().to_owned()),
-        kind: Some(form.kind),
-        audiences: form
-            .audience
-            .split_whitespace()
-            .map(str::to_owned)
-            .collect(),
-        ..NewTrustProvider::default()
-    };
-    match session.admin.add_trust_provider(new).await {
-        Ok(p) => {
-            trust_page(
-                &session,
-                StatusCode::OK,
-                String::new(),
-                String::new(),
-                &format!("Trust provider {} added.", p.name),
-            )
-            .await
-        }
-        Err(AdminError::Invalid(why)) | Err(AdminError::Conflict(why)) => {
-            trust_page(&session, StatusCode::BAD_REQUEST, why, String::new(), "").await
-        }
-        Err(e) => admin_error(Chrome::of(&session, "trust"), &e),
-    }
-}
-
-pub async fn remove_trust(
-    req: HttpRequest,
-    path: web::Path<String>,
-    body: web::Bytes,
-    state: web::Data<AppState>,
-) -> HttpResponse {
-    let session = match signed_in(&req, &state) {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    if let Err(r) = change::<Nothing>(&session, "trust", &body) {
-        return r;
-    }
-    match session.admin.remove_trust_provider(&path).await {
-        Ok(_) => session::see_other("/console/trust"),
-        Err(e) => admin_error(Chrome::of(&session, "trust"), &e),
-    }
-}
-
-#[derive(Deserialize)]
-struct TestToken {
-    name: String,
-    token: String,
-}
-
-pub async fn test_trust(
-    req: HttpRequest,
-    body: web::Bytes,
-    state: web::Data<AppState>,
-) -> HttpResponse {
-    let session = match signed_in(&req, &state) {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let form: TestToken = match change(&session, "trust", &body) {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
-    match session
-        .admin
-        .test_trust_token(&form.name, form.token.trim(), None, &state.issuer)
-        .await
-    {
-        Ok(report) => {
-            let text = serde_json::to_string_pretty(&report).unwrap_or_default();
-            trust_page(&session, StatusCode::OK, String::new(), text, "").await
-        }
-        Err(AdminError::Invalid(why)) | Err(AdminError::NotFound(why)) => {
-            trust_page(&session, StatusCode::BAD_REQUEST, why, String::new(), "").await
-        }
-        Err(e) => admin_error(Chrome::of(&session, "trust"), &e),
-    }
-}
-
-struct EventRow {
-    at: String,
-    actor: String,
-    action: String,
-    subject: String,
-    details: String,
-}
-
-#[derive(Template)]
-#[template(path = "console/audit.html")]
-struct Audit {
-    chrome: Chrome,
-    action: String,
-    subject: String,
-    events: Vec<EventRow>,
-}
-
-#[derive(Deserialize)]
-pub struct AuditQuery {
-    #[serde(default)]
-    action: String,
-    #[serde(default)]
-    subject: String,
-}
-
-pub async fn audit(
-    req: HttpRequest,
-    query: web::Query<AuditQuery>,
-    state: web::Data<AppState>,
-) -> HttpResponse {
-    let session = match signed_in(&req, &state) {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let q = query.into_inner();
-    let some = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_owned());
-    match session
-        .admin
-        .audit_events_matching(
-            200,
-            None,
-            some(&q.action).as_deref(),
-            some(&q.subject).as_deref(),
-        )
-        .await
-    {
-        Ok(events) => render(
-            StatusCode::OK,
-            &Audit {
-                chrome: Chrome::of(&session, "audit"),
-                events: events
-                    .into_iter()
-                    .map(|e| EventRow {
-                        at: chrono::DateTime::from_timestamp(e.at, 0)
-                            .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
-                            .unwrap_or_default(),
-                        actor: e.actor,
-                        action: e.action,
-                        subject: e.subject,
-                        details: e.details.to_string(),
-                    })
-                    .collect(),
-                action: q.action,
-                subject: q.subject,
-            },
-        ),
-        Err(e) => admin_error(Chrome::of(&session, "audit"), &e),
-    }
 }

@@ -46,6 +46,38 @@ pub fn session(req: &HttpRequest, state: &AppState) -> Option<Session> {
     })
 }
 
+/// A console page asked for without a session: the sign-in page instead.
+#[derive(Debug)]
+pub struct SignInFirst;
+
+impl std::fmt::Display for SignInFirst {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("sign in first")
+    }
+}
+
+impl actix_web::ResponseError for SignInFirst {
+    fn status_code(&self) -> actix_web::http::StatusCode {
+        actix_web::http::StatusCode::SEE_OTHER
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        see_other("/console/login")
+    }
+}
+
+/// Every console handler that takes a [`Session`] is for signed-in
+/// operators only; anyone else is sent to the sign-in page.
+impl actix_web::FromRequest for Session {
+    type Error = SignInFirst;
+    type Future = std::future::Ready<Result<Self, SignInFirst>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let state = req.app_data::<actix_web::web::Data<AppState>>();
+        std::future::ready(state.and_then(|s| session(req, s)).ok_or(SignInFirst))
+    }
+}
+
 impl Session {
     /// Whether a submitted CSRF token is this session's.
     pub fn csrf_ok(&self, submitted: Option<&str>) -> bool {
