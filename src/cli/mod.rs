@@ -347,7 +347,11 @@ pub enum KeysCommand {
     },
     /// Revoke a key: out of the JWKS at once, its tokens rejected; if it was
     /// signing, another key signs at once.
-    Revoke { kid: String },
+    Revoke {
+        /// The key's id (an RFC 7638 thumbprint; it may begin with `-`).
+        #[arg(allow_hyphen_values = true)]
+        kid: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -367,4 +371,20 @@ pub enum TokenCommand {
         #[arg(long, requires = "remote", value_name = "AUDIENCE")]
         audience: Option<String>,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_kid_beginning_with_a_hyphen_is_a_kid_not_a_flag() {
+        // RFC 7638 thumbprints are base64url: one in 64 begins with '-'.
+        let cli = Cli::try_parse_from(["tokend", "keys", "revoke", "-q3Xk", "--json"]).unwrap();
+        assert!(cli.json);
+        match cli.command {
+            Command::Keys(KeysCommand::Revoke { kid }) => assert_eq!(kid, "-q3Xk"),
+            other => panic!("parsed as {other:?}"),
+        }
+    }
 }
