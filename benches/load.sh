@@ -5,7 +5,8 @@
 #   - unknown ids against wrong secrets (medians side by side), from 100,000
 #     forwarded addresses, and the memory after that flood;
 #   - scale: 10 clients, then the same 10 among 1,000,000 registered clients
-#     (all held in memory: start time and memory per client);
+#     (all held in memory: start time and memory per client); the console's
+#     clients list, a later page and a search, at both sizes;
 #   - node-oidc-provider (one process and a two-worker cluster);
 #   - a bare actix-web handler (the ceiling, examples/ceiling.rs), and the
 #     signing ceilings (the same parse and secret check, then a fresh JWS);
@@ -151,9 +152,20 @@ for i in 0 1 2 3 4 5 6 7 8 9; do
     secret=$($BIN client create --name "c$i" --id "c$i" --scope read --json | json_field client_secret)
     clients+="c$i:$secret,"
 done
+ops_secret=$($BIN client create --name ops --id ops --scope tokend:admin --json | json_field client_secret)
+# console_rows LABEL: the console's clients list (first page, a page further
+# on, a search matching one client), signed in as an admin.
+console_rows() {
+    local token
+    token=$(curl -s -u "ops:$ops_secret" -d grant_type=client_credentials -d scope=tokend:admin "http://127.0.0.1:$PORT/token" | json_field access_token)
+    wrk_row "console list: $1" "http://127.0.0.1:$PORT/console/clients" console.lua "$PID" CONSOLE_TOKEN="$token"
+    wrk_row "console page 2: $1" "http://127.0.0.1:$PORT/console/clients" console.lua "$PID" CONSOLE_TOKEN="$token" CONSOLE_PAGE="/console/clients?after=c4"
+    wrk_row "console search: $1" "http://127.0.0.1:$PORT/console/clients" console.lua "$PID" CONSOLE_TOKEN="$token" CONSOLE_PAGE="/console/clients?q=C9"
+}
 start_tokend
 rss_small=$(rss_kb "$PID")
 wrk_row "scale: 10 clients" "http://127.0.0.1:$PORT/token" clients.lua "$PID" CLIENTS="$clients"
+console_rows "11 clients"
 stop "$PID"
 total=$(python3 benches/fill_clients.py "$tmp/scale.db" c0 "$FILL")
 started=$(date +%s.%N)
@@ -163,6 +175,7 @@ rss_large=$(rss_kb "$PID")
 echo "start with $total clients in memory: $(python3 -c "print(f'{$loaded-$started:.2f}')") s, idle rss_kb=$rss_large (10 clients: $rss_small)"
 echo "memory per registered client: $(( (rss_large - rss_small) * 1024 / (total - 10) )) bytes"
 wrk_row "scale: $total clients" "http://127.0.0.1:$PORT/token" clients.lua "$PID" CLIENTS="$clients"
+console_rows "$total clients"
 stop "$PID"
 unset TOKEND_DATABASE_URL TOKEND_MASTER_KEY_FILE TOKEND_KEYS__ALGORITHM
 
@@ -206,6 +219,9 @@ done
 echo "tokend ES256 federated (one foreign ES256 verify more) / tokend ES256 secret: $(ratio "${RPS[tokend ES256 federated]}" "${RPS[tokend ES256]}")"
 echo "tokend RS256 / RSA-2048 two-core signing limit: $(ratio "${RPS[tokend RS256]}" "$RSA_LIMIT")"
 echo "scale: $total clients / 10 clients: $(ratio "${RPS[scale: $total clients]}" "${RPS[scale: 10 clients]}")"
+for page in list "page 2" search; do
+    echo "console $page: $total clients / 11 clients: $(ratio "${RPS[console $page: $total clients]}" "${RPS[console $page: 11 clients]}")"
+done
 mean_p50() { python3 -c "print(sum(float(x) for x in '$1'.split()) / len('$1'.split()))"; }
 unknown_p50=$(mean_p50 "${P50[401 unknown id #1]} ${P50[401 unknown id #2]} ${P50[401 unknown id #3]}")
 wrong_p50=$(mean_p50 "${P50[401 wrong secret #1]} ${P50[401 wrong secret #2]} ${P50[401 wrong secret #3]}")

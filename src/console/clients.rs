@@ -21,6 +21,8 @@ struct List {
     q: String,
     clients: Vec<ClientView>,
     next: Option<String>,
+    /// A later page: offer the first one again.
+    later: bool,
 }
 
 #[derive(Deserialize)]
@@ -58,6 +60,7 @@ pub async fn list(session: Session, query: web::Query<ListQuery>) -> HttpRespons
                 q,
                 clients: page.clients,
                 next: page.next,
+                later: query.after.is_some(),
             },
         ),
         Err(e) => admin_error(chrome, &e),

@@ -3,7 +3,7 @@
 
 use super::pages::{Chrome, Nothing, admin_error, change, render};
 use super::session::{self, Session};
-use super::timeline::{Timeline, timeline};
+use super::timeline::{Layout, Timeline, timeline};
 use crate::admin::{CacheCheck, KeyPlan};
 use crate::state::AppState;
 use actix_web::http::StatusCode;
@@ -26,7 +26,8 @@ struct KeyRow {
 struct Keys {
     chrome: Chrome,
     plan: KeyPlan,
-    timeline: Timeline,
+    /// The same timeline for a wide screen and for a phone.
+    timelines: [(&'static str, Timeline); 2],
     rows: Vec<KeyRow>,
     cache_age: String,
     check: Option<CacheCheck>,
@@ -84,7 +85,10 @@ pub async fn keys(session: Session, query: web::Query<KeysQuery>) -> HttpRespons
         StatusCode::OK,
         &Keys {
             chrome,
-            timeline: timeline(&plan),
+            timelines: [
+                ("wide", timeline(&plan, Layout::WIDE)),
+                ("narrow", timeline(&plan, Layout::NARROW)),
+            ],
             plan,
             rows,
             cache_age,

@@ -6,12 +6,38 @@ use crate::admin::KeyPlan;
 use crate::keys::KeyState;
 use chrono::{DateTime, Utc};
 
-/// The drawing's width in SVG units (it scales to the page).
-pub const WIDTH: f64 = 1000.0;
-/// Left margin for the key names.
-const LABEL: f64 = 150.0;
-const ROW: f64 = 30.0;
 const TOP: f64 = 24.0;
+
+/// How the drawing is laid out: wide (key names left of their bars) for a
+/// desk, narrow (names above the bars, the whole width for time) for a
+/// phone. The page carries both; its stylesheet shows one.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Layout {
+    /// Width in SVG units (the drawing scales to its box).
+    pub width: f64,
+    /// Left margin before time begins (the key names, when beside the bars).
+    label: f64,
+    row: f64,
+    /// The key name above its bar rather than beside it.
+    names_above: bool,
+}
+
+impl Layout {
+    pub const WIDE: Self = Self {
+        width: 1000.0,
+        label: 150.0,
+        row: 30.0,
+        names_above: false,
+    };
+    /// Drawn at about its own size in a phone's 360 px column, so its text
+    /// stays as large as the page's.
+    pub const NARROW: Self = Self {
+        width: 360.0,
+        label: 6.0,
+        row: 40.0,
+        names_above: true,
+    };
+}
 
 /// One stretch of a key's life.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,7 +55,12 @@ pub struct Row {
     pub kid: String,
     pub short: String,
     pub state: String,
+    /// The key name's baseline.
+    pub label_x: f64,
+    pub label_y: f64,
+    /// The bar's top and height.
     pub y: f64,
+    pub height: f64,
     pub segments: Vec<Segment>,
 }
 
@@ -47,6 +78,7 @@ pub struct Marker {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Timeline {
+    pub width: f64,
     pub height: f64,
     pub rows: Vec<Row>,
     pub markers: Vec<Marker>,
@@ -59,8 +91,14 @@ fn fmt(t: DateTime<Utc>) -> String {
 }
 
 /// The timeline of `plan`, from the oldest key shown to just past the
-/// furthest event.
-pub fn timeline(plan: &KeyPlan) -> Timeline {
+/// furthest event, drawn in `layout`.
+pub fn timeline(plan: &KeyPlan, layout: Layout) -> Timeline {
+    let Layout {
+        width,
+        label,
+        row,
+        names_above,
+    } = layout;
     let now = plan.now;
     let mut start = now;
     let mut end = plan.next.rotation_at.max(plan.next.key_published_at);
@@ -86,11 +124,17 @@ pub fn timeline(plan: &KeyPlan) -> Timeline {
     let end = start + chrono::Duration::seconds((span * 1.05) as i64);
     let span = span * 1.05;
     let x = |t: DateTime<Utc>| {
-        LABEL + (t - start).num_seconds().max(0) as f64 / span * (WIDTH - LABEL - 10.0)
+        label + (t - start).num_seconds().max(0) as f64 / span * (width - label - 10.0)
     };
     let mut rows = Vec::new();
     for (i, k) in plan.keys.iter().enumerate() {
-        let y = TOP + i as f64 * ROW;
+        let top = TOP + i as f64 * row;
+        // Beside: name and bar on one line; above: the name, then the bar.
+        let (label_y, y, height) = if names_above {
+            (top + 12.0, top + 17.0, 16.0)
+        } else {
+            (top + 15.0, top, 20.0)
+        };
         let mut segments = Vec::new();
         let mut push = |from: DateTime<Utc>, to: DateTime<Utc>, class: &'static str, what: &str| {
             if to > from {
@@ -136,7 +180,10 @@ pub fn timeline(plan: &KeyPlan) -> Timeline {
             short: k.kid.chars().take(12).collect(),
             kid: k.kid.clone(),
             state: format!("{:?}", k.state).to_lowercase(),
+            label_x: if names_above { label } else { 4.0 },
+            label_y,
             y,
+            height,
             segments,
         });
     }
@@ -149,19 +196,20 @@ pub fn timeline(plan: &KeyPlan) -> Timeline {
         events.push((removal, "next removal", "planned"));
     }
     // Labels go on their own lines below the rows, one line per marker.
-    let rows_end = TOP + plan.keys.len().max(1) as f64 * ROW;
+    let rows_end = TOP + plan.keys.len().max(1) as f64 * row;
     let markers: Vec<Marker> = events
         .into_iter()
         .enumerate()
         .map(|(i, (t, label, class))| Marker {
             x: x(t),
             y: rows_end + 12.0 + i as f64 * 14.0,
-            end: x(t) > WIDTH * 0.7,
+            end: x(t) > width * 0.6,
             label: label.into(),
             class,
         })
         .collect();
     Timeline {
+        width,
         height: rows_end + 12.0 + markers.len() as f64 * 14.0,
         rows,
         markers,
@@ -216,7 +264,7 @@ mod tests {
                 removal_at: Some(t(4)),
             },
         };
-        let tl = timeline(&plan);
+        let tl = timeline(&plan, Layout::WIDE);
         assert_eq!(tl.rows.len(), 3);
         let current = &tl.rows[1];
         let active = current
@@ -246,7 +294,20 @@ mod tests {
             tl.rows
                 .iter()
                 .flat_map(|r| &r.segments)
-                .all(|s| s.x >= LABEL && s.x + s.width <= WIDTH)
+                .all(|s| s.x >= Layout::WIDE.label && s.x + s.width <= Layout::WIDE.width)
         );
+        // Narrow: the same proportions in a third of the width, each name
+        // above its bar and inside the drawing.
+        let narrow = timeline(&plan, Layout::NARROW);
+        assert_eq!(narrow.width, 360.0);
+        let bars =
+            |tl: &Timeline| -> Vec<f64> { tl.rows[1].segments.iter().map(|s| s.width).collect() };
+        let (wide, thin) = (bars(&tl), bars(&narrow));
+        assert!((wide[1] / wide[0] - thin[1] / thin[0]).abs() < 0.01);
+        for r in &narrow.rows {
+            assert!(r.label_y < r.y, "the name above the bar: {r:?}");
+            assert!(r.segments.iter().all(|s| s.x + s.width <= 360.0));
+        }
+        assert!(narrow.markers.iter().all(|m| m.x <= 360.0));
     }
 }

@@ -3,6 +3,7 @@
 //! the same state.
 
 use crate::helpers::*;
+use futures_util::StreamExt;
 use tokend::admin::{NewClient, ScopesInput};
 
 /// A client with no cookie store and no redirects: each test looks at the
@@ -562,4 +563,106 @@ async fn certificate_identities_of_every_kind_are_set_from_the_client_form() {
             .unwrap()
             .contains("tls_client_auth_subject_dn")
     );
+}
+
+/// The ids on a clients page, in order, and its "Next page" link.
+fn client_rows(html: &str) -> (Vec<String>, Option<String>) {
+    let ids = html
+        .split(r#"<td><a href="/console/clients/"#)
+        .skip(1)
+        .map(|row| row[..row.find('"').unwrap()].to_owned())
+        .collect();
+    let next = html.find(r#"rel="next""#).map(|_| {
+        let at = html.rfind(r#"<a href="/console/clients?"#).unwrap() + r#"<a href=""#.len();
+        html[at..at + html[at..].find('"').unwrap()].replace("&amp;", "&")
+    });
+    (ids, next)
+}
+
+#[tokio::test]
+async fn ten_thousand_clients_page_by_fifty_and_search_finds_the_few() {
+    let app = spawn_app().await;
+    let http = browser();
+    let cookie = session(&app, &http).await;
+    // 10,000 clients (as a busy deployment has), a few with a telling name.
+    let admin = app.admin().clone();
+    let made = futures_util::stream::iter(0..10_000)
+        .map(|i| {
+            let admin = admin.clone();
+            async move {
+                let name = if i % 2_500 == 7 {
+                    format!("Billing Gateway {i}")
+                } else {
+                    format!("service {i}")
+                };
+                admin
+                    .create_client(NewClient {
+                        name,
+                        client_id: Some(format!("svc-{i:05}")),
+                        scopes: ScopesInput::Text("read".into()),
+                        ..NewClient::default()
+                    })
+                    .await
+                    .expect("client created")
+            }
+        })
+        .buffer_unordered(16)
+        .count()
+        .await;
+    assert_eq!(made, 10_000);
+
+    // Every client once, in id order, fifty to a page, by the Next links.
+    let mut seen = Vec::new();
+    let mut path = "/console/clients".to_owned();
+    let mut pages = 0;
+    loop {
+        let (status, html) = get(&app, &http, &cookie, &path).await;
+        assert_eq!(status, 200);
+        let (ids, next) = client_rows(&html);
+        pages += 1;
+        match next {
+            Some(next) => {
+                assert_eq!(ids.len(), 50, "a full page before the last");
+                path = next;
+            }
+            None => {
+                seen.extend(ids);
+                break;
+            }
+        }
+        seen.extend(ids);
+    }
+    assert_eq!(pages, 201);
+    assert_eq!(seen.len(), 10_001, "ops and the 10,000");
+    let mut sorted = seen.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted, seen, "in order, none twice");
+    let (_, first) = get(&app, &http, &cookie, "/console/clients").await;
+    assert!(!first.contains(r#"rel="first""#));
+    let (_, later) = get(&app, &http, &cookie, "/console/clients?after=svc-05000").await;
+    assert_eq!(client_rows(&later).0[0], "svc-05001");
+    assert!(later.contains(r#"<a href="/console/clients?q=" rel="first">"#));
+
+    // Search by name, any case; by part of an id; across pages of results.
+    let (_, html) = get(&app, &http, &cookie, "/console/clients?q=BILLING+gateway").await;
+    let (ids, next) = client_rows(&html);
+    assert_eq!(ids, ["svc-00007", "svc-02507", "svc-05007", "svc-07507"]);
+    assert!(next.is_none());
+    let (_, html) = get(&app, &http, &cookie, "/console/clients?q=svc-0999").await;
+    assert_eq!(client_rows(&html).0.len(), 10, "svc-09990 … svc-09999");
+    let (_, html) = get(&app, &http, &cookie, "/console/clients?q=svc-0").await;
+    let (first, next) = client_rows(&html);
+    assert_eq!(first.len(), 50);
+    let next = next.expect("more matches than a page");
+    assert!(
+        next.contains("q=svc-0"),
+        "the next page keeps the search: {next}"
+    );
+    let (_, html) = get(&app, &http, &cookie, &next).await;
+    assert_eq!(client_rows(&html).0[0], "svc-00050");
+    // LIKE's wildcards are text, not patterns.
+    let (_, html) = get(&app, &http, &cookie, "/console/clients?q=svc_0%25").await;
+    assert!(client_rows(&html).0.is_empty());
+    assert!(html.contains("No client matches"));
 }

@@ -46,6 +46,18 @@ fn an_operator_signs_in_rotates_creates_a_client_revokes_and_signs_out_in_chromi
     assert_eq!(report["cookie"]["path"], "/console", "{report}");
     assert_eq!(report["timeline_has_active"], true, "{report}");
     assert_eq!(report["timeline_has_now"], true, "{report}");
+    let phone = &report["phone_timeline"];
+    assert_eq!(
+        phone["shown"],
+        serde_json::json!(["timeline narrow"]),
+        "{report}"
+    );
+    assert_eq!(phone["rows"], report["rows_before"], "{report}");
+    assert_eq!(phone["scrolls"], false, "{report}");
+    assert!(
+        phone["smallest_name_px"].as_f64().unwrap() >= 11.0,
+        "{report}"
+    );
     let (_, keys, _) = server.cli(&["keys", "list"]);
     assert!(
         keys.to_string()

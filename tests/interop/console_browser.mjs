@@ -58,11 +58,26 @@ try {
   const cookie = (await context.cookies()).find((c) => c.name === 'tokend_console');
   report.cookie = { httpOnly: cookie.httpOnly, sameSite: cookie.sameSite, secure: cookie.secure, path: cookie.path };
 
-  const rowsBefore = await page.locator('svg.timeline g.key-row').count();
-  report.active_kid = await page.locator('svg.timeline g.key-row').first().getAttribute('data-kid');
-  report.timeline_has_active = await page.locator('svg.timeline rect.seg.active').count() > 0;
-  report.timeline_has_now = await page.locator('svg.timeline line.marker.now').count() === 1;
+  const rowsBefore = await page.locator('svg.timeline.wide g.key-row').count();
+  report.active_kid = await page.locator('svg.timeline.wide g.key-row').first().getAttribute('data-kid');
+  report.timeline_has_active = await page.locator('svg.timeline.wide rect.seg.active').count() > 0;
+  report.timeline_has_now = await page.locator('svg.timeline.wide line.marker.now').count() === 1;
   await shoot('keys');
+  // On a phone: the narrow drawing, with every key, no sideways scroll,
+  // its key names at a readable size.
+  await page.setViewportSize({ width: 390, height: 900 });
+  report.phone_timeline = await page.evaluate(() => {
+    const shown = [...document.querySelectorAll('svg.timeline')].filter((e) => e.getBoundingClientRect().width > 0);
+    const wrap = document.querySelector('.timeline-wrap');
+    const names = shown.length === 1 ? [...shown[0].querySelectorAll('text.kid')] : [];
+    return {
+      shown: shown.map((e) => e.getAttribute('class')),
+      rows: names.length,
+      scrolls: wrap.scrollWidth > wrap.clientWidth,
+      smallest_name_px: Math.min(...names.map((t) => t.getBoundingClientRect().height)),
+    };
+  });
+  await page.setViewportSize({ width: 1280, height: 900 });
 
   // Rotate (scheduled): the confirmation, then the next key on the timeline.
   await page.getByRole('link', { name: 'Rotate…', exact: true }).click();
@@ -71,7 +86,7 @@ try {
   await page.getByRole('button', { name: 'Rotate' }).click();
   await page.waitForURL('**/console/keys?done=rotated');
   report.rows_before = rowsBefore;
-  report.rows_after = await page.locator('svg.timeline g.key-row').count();
+  report.rows_after = await page.locator('svg.timeline.wide g.key-row').count();
   report.next_state = await page.locator('table tbody tr').first().locator('td').nth(2).innerText();
 
   // The cache check.
