@@ -15,19 +15,16 @@ use tracing::Span;
 use tracing_actix_web::RootSpanBuilder;
 use tracing_subscriber::EnvFilter;
 
-/// Logging for `serve`: lines go to stderr through a background writer, so
-/// a request never waits on the process-wide stderr lock or a `write(2)`.
-/// Nothing is dropped (a full buffer makes the logger wait instead); keep the
-/// guard until exit, its drop flushes what is left. The request lines take a
-/// shorter way to the same writer (see [`AccessLog`]).
-pub fn init(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
-    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .lossy(false)
-        // The channel is allocated up front: 128,000 lines (the default)
-        // cost 4 MB of RSS for a burst that never comes.
-        .buffered_lines_limit(8192)
-        .thread_name("tokend-log")
-        .finish(std::io::stderr());
+mod writer;
+pub use writer::{LogGuard, LogWriter};
+
+/// Logging for `serve`: lines go to stderr through a background writer (see
+/// [`writer`]), so a request never waits on the process-wide stderr lock or
+/// a `write(2)`, and a busy server writes its lines in batches. Nothing is
+/// dropped; keep the guard until exit, its drop writes what is left. The
+/// request lines take a shorter way to the same writer (see [`AccessLog`]).
+pub fn init(format: LogFormat) -> LogGuard {
+    let (writer, guard) = writer::spawn(std::io::stderr());
     let _ = ACCESS_LOG.set(AccessLog {
         writer: writer.clone(),
         format,
@@ -244,7 +241,7 @@ static ACCESS_LOG: std::sync::OnceLock<AccessLog> = std::sync::OnceLock::new();
 /// has the same shape the formatter gives every other line, in both formats,
 /// goes to the same background writer, and obeys the same `RUST_LOG` filter.
 struct AccessLog {
-    writer: tracing_appender::non_blocking::NonBlocking,
+    writer: LogWriter,
     format: LogFormat,
     ansi: bool,
 }
@@ -269,7 +266,7 @@ impl AccessLog {
                 LogFormat::Pretty => line.text(buffer, self.ansi),
             }
             buffer.push('\n');
-            let _ = std::io::Write::write_all(&mut self.writer.clone(), buffer.as_bytes());
+            self.writer.append(buffer.as_bytes());
         });
     }
 }
