@@ -1,7 +1,7 @@
 //! Client registrations. Every write appends to the change feed in the same
 //! transaction, so every replica's cache hears of it.
 
-use super::{Store, StoreError, changes};
+use super::{DbKind, Store, StoreError, changes};
 use crate::domain::{
     Audience, AuthMethod, Client, ClientId, ClientSecrets, QuotaSetting, Scope, SecretHash,
 };
@@ -312,17 +312,31 @@ impl Store {
             pattern.push(c);
         }
         pattern.push('%');
-        let rows = sqlx::query(concat!(
-            "SELECT ",
-            columns!(),
-            " FROM clients WHERE client_id > $1 AND (LOWER(client_id) LIKE $2 ESCAPE '\\' \
-             OR LOWER(name) LIKE $2 ESCAPE '\\') ORDER BY client_id LIMIT $3"
-        ))
-        .bind(after.unwrap_or(""))
-        .bind(pattern)
-        .bind(i64::from(limit) + 1)
-        .fetch_all(&self.pool)
-        .await?;
+        // Case-insensitive: SQLite's LIKE already is (for ASCII, as its
+        // LOWER is); PostgreSQL's ILIKE. The ids are found on the
+        // `clients_search` index first, then the page's rows read.
+        let sql = match self.kind {
+            DbKind::Sqlite => concat!(
+                "SELECT ",
+                columns!(),
+                " FROM clients WHERE client_id IN (SELECT client_id FROM clients \
+                 WHERE client_id > $1 AND (client_id LIKE $2 ESCAPE '\\' OR name LIKE $2 ESCAPE '\\') \
+                 ORDER BY client_id LIMIT $3) ORDER BY client_id"
+            ),
+            DbKind::Postgres => concat!(
+                "SELECT ",
+                columns!(),
+                " FROM clients WHERE client_id IN (SELECT client_id FROM clients \
+                 WHERE client_id > $1 AND (client_id ILIKE $2 ESCAPE '\\' OR name ILIKE $2 ESCAPE '\\') \
+                 ORDER BY client_id LIMIT $3) ORDER BY client_id"
+            ),
+        };
+        let rows = sqlx::query(sql)
+            .bind(after.unwrap_or(""))
+            .bind(pattern)
+            .bind(i64::from(limit) + 1)
+            .fetch_all(&self.pool)
+            .await?;
         let mut clients = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
         let next = if clients.len() > limit as usize {
             clients.truncate(limit as usize);
