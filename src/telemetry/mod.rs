@@ -186,12 +186,15 @@ impl RootSpanBuilder for RequestSpan {
         if let Some(metrics) = request.app_data::<web::Data<Metrics>>() {
             metrics.observe(route, elapsed.as_secs_f64());
         }
+        // Unnamed routes (the console's) by their pattern, never a path
+        // with ids in it.
+        let pattern = route.is_none().then(|| request.match_pattern()).flatten();
         let mut notes = Notes::default();
         with_notes(&span, |n| notes = std::mem::take(n));
         let line = RequestLine {
             request_id: meta.map_or("", |m| m.id.as_str()),
             method: request.method().as_str(),
-            route: route.unwrap_or("unmatched"),
+            route: route.or(pattern.as_deref()).unwrap_or("unmatched"),
             address: meta.and_then(|m| m.address),
             status: response.status().as_u16(),
             latency_ms: (elapsed.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0,
