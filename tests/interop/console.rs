@@ -46,6 +46,11 @@ fn an_operator_signs_in_rotates_creates_a_client_revokes_and_signs_out_in_chromi
     assert_eq!(report["cookie"]["path"], "/console", "{report}");
     assert_eq!(report["timeline_has_active"], true, "{report}");
     assert_eq!(report["timeline_has_now"], true, "{report}");
+    assert_eq!(
+        report["unlabelled"],
+        serde_json::json!([]),
+        "every control labelled: {report}"
+    );
     let phone = &report["phone_timeline"];
     assert_eq!(
         phone["shown"],

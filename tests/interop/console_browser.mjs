@@ -15,7 +15,7 @@ const [issuer, adminId, adminSecret, shots] = process.argv.slice(2);
 mkdirSync(shots, { recursive: true });
 const executablePath = execFileSync('sh', ['-c', 'command -v chromium || command -v chromium-browser'])
   .toString().trim();
-const report = { pages: [], violations: [], overflow: [] };
+const report = { pages: [], violations: [], overflow: [], unlabelled: [] };
 const browser = await chromium.launch({ executablePath, args: ['--no-sandbox'] });
 try {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
@@ -42,7 +42,15 @@ try {
       if (overflow.scrollWidth > width || overflow.wide.length > 0) report.overflow.push({ page: name, width, ...overflow });
     }
     await page.setViewportSize({ width: 1280, height: 900 });
-    // At 390 px nothing may force a horizontal scroll of the page itself.
+    // Every control has a name a screen reader can say.
+    const unlabelled = await page.evaluate(() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea, button')]
+      .filter((e) => {
+        if (e.getAttribute('aria-label') || e.getAttribute('aria-labelledby')) return false;
+        if (e.tagName === 'BUTTON') return e.textContent.trim() === '';
+        return !e.labels || e.labels.length === 0 || [...e.labels].every((l) => l.textContent.trim() === '');
+      })
+      .map((e) => e.outerHTML.slice(0, 120)));
+    if (unlabelled.length > 0) report.unlabelled.push({ page: name, controls: unlabelled });
     report.pages.push(name);
   }
 
