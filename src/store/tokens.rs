@@ -109,6 +109,19 @@ impl Store {
         if items.is_empty() {
             return Ok(Vec::new());
         }
+        // Rows in key order: every replica then locks them in the same
+        // order. In the order of each replica's own map, two replicas
+        // sharing counts for the same clients at once deadlocked, and
+        // PostgreSQL broke the deadlock after a second (deadlock_timeout),
+        // so requests waiting for that sync near a limit waited too.
+        let mut items: Vec<&QuotaDelta> = items.iter().collect();
+        items.sort_by(|a, b| {
+            (&a.client_id, a.window_secs, a.window_start).cmp(&(
+                &b.client_id,
+                b.window_secs,
+                b.window_start,
+            ))
+        });
         let mut sql = String::from(
             "INSERT INTO quota_counts (client_id, window_secs, window_start, expires_at, count) VALUES ",
         );
@@ -135,7 +148,7 @@ impl Store {
         let mut query = sqlx::query_as::<_, (String, i64, i64, i64)>(sqlx::AssertSqlSafe(sql));
         for item in items {
             query = query
-                .bind(&item.client_id)
+                .bind(item.client_id.as_str())
                 .bind(item.window_secs)
                 .bind(item.window_start)
                 .bind(item.window_start + item.window_secs)

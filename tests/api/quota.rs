@@ -259,3 +259,47 @@ async fn replicas_share_their_counts_through_the_database() {
     let refused = get_token(&app.address, &app.http, &c).await;
     assert_eq!(refused.status, 429, "{}", refused.body);
 }
+
+/// Two replicas share their counts for the same clients at the same moment,
+/// each listing them in the order of its own map: the database must never
+/// deadlock (it did, and broke the deadlock after a second with an error,
+/// while requests near a limit waited for that sync).
+#[tokio::test]
+#[ignore = "needs PostgreSQL: ./test.sh runs it with TOKEND_TEST_DATABASE_URL"]
+async fn replicas_sharing_counts_at_once_never_deadlock() {
+    use tokend::oauth::ports::QuotaDelta;
+    use tokend::store::Store;
+    assert!(
+        std::env::var("TOKEND_TEST_DATABASE_URL").is_ok_and(|v| !v.is_empty()),
+        "this test needs PostgreSQL: set TOKEND_TEST_DATABASE_URL=postgres://…"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDatabase::new(dir.path()).await;
+    let one = Store::connect(&db.url).await.unwrap();
+    one.migrate().await.unwrap();
+    let two = Store::connect(&db.url).await.unwrap();
+    let forward: Vec<QuotaDelta> = (0..20)
+        .map(|i| QuotaDelta {
+            client_id: format!("client-{i:02}"),
+            window_secs: 60,
+            window_start: 1_800_000_000,
+            count: 1,
+        })
+        .collect();
+    let backward: Vec<QuotaDelta> = forward.iter().rev().cloned().collect();
+    let rounds = 200;
+    for round in 0..rounds {
+        let (a, b) = tokio::join!(
+            one.add_quota_counts(&forward),
+            two.add_quota_counts(&backward)
+        );
+        assert!(
+            a.is_ok() && b.is_ok(),
+            "round {round}: {:?} / {:?}",
+            a.err().map(|e| e.to_string()),
+            b.err().map(|e| e.to_string())
+        );
+    }
+    let totals = one.add_quota_counts(&forward[..1]).await.unwrap();
+    assert_eq!(totals[0].count, 2 * rounds + 1, "every count added once");
+}
