@@ -1,8 +1,8 @@
 //! Per-client token quotas (SPEC §11). Each replica decides from memory: the
 //! total every replica had reached at its last sync plus what it issued
 //! since. A background task adds its new counts to the shared ledger about
-//! once a second and reads the totals back (one statement for every active
-//! client); it syncs sooner when a client nears its limit (whenever the
+//! once a second and reads the totals back (one statement per thousand
+//! active clients); it syncs sooner when a client nears its limit (whenever the
 //! unsynced count reaches a thirty-second of what was left at the last sync), so
 //! replicas overshoot a quota by little and never write once per token.
 

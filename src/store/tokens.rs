@@ -5,6 +5,9 @@
 use super::{Store, StoreError, changes};
 use crate::oauth::ports::QuotaDelta;
 
+/// Rows per quota statement (SQLite binds at most 32,766 values).
+const QUOTA_ROWS_PER_STATEMENT: usize = 1_000;
+
 pub const REVOCATION: &str = "revocation";
 
 impl Store {
@@ -99,16 +102,15 @@ impl Store {
     }
 
     /// Adds what this replica issued to each client's quota window and
-    /// returns the totals of every replica; one statement, one commit on the
-    /// connections that do not wait for the disk (a lost instant of counts
-    /// only lets a client a little further).
+    /// returns the totals of every replica, on the connections that do not
+    /// wait for the disk (a lost instant of counts only lets a client a
+    /// little further). Windows this replica issued nothing in since its last
+    /// sync are only read: adding zero would still write a new row version
+    /// per client and second (table bloat for nothing).
     pub async fn add_quota_counts(
         &self,
         items: &[QuotaDelta],
     ) -> Result<Vec<QuotaDelta>, StoreError> {
-        if items.is_empty() {
-            return Ok(Vec::new());
-        }
         // Rows in key order: every replica then locks them in the same
         // order. In the order of each replica's own map, two replicas
         // sharing counts for the same clients at once deadlocked, and
@@ -122,6 +124,22 @@ impl Store {
                 b.window_start,
             ))
         });
+        let (added, unchanged): (Vec<&QuotaDelta>, Vec<&QuotaDelta>) =
+            items.into_iter().partition(|d| d.count != 0);
+        let mut totals = Vec::with_capacity(added.len() + unchanged.len());
+        for chunk in added.chunks(QUOTA_ROWS_PER_STATEMENT) {
+            totals.extend(self.upsert_quota_counts(chunk).await?);
+        }
+        for chunk in unchanged.chunks(QUOTA_ROWS_PER_STATEMENT) {
+            totals.extend(self.read_quota_counts(chunk).await?);
+        }
+        Ok(totals)
+    }
+
+    async fn upsert_quota_counts(
+        &self,
+        items: &[&QuotaDelta],
+    ) -> Result<Vec<QuotaDelta>, StoreError> {
         let mut sql = String::from(
             "INSERT INTO quota_counts (client_id, window_secs, window_start, expires_at, count) VALUES ",
         );
@@ -163,6 +181,41 @@ impl Store {
                 window_secs,
                 window_start,
                 count,
+            })
+            .collect())
+    }
+
+    /// Every replica's totals for these windows (0 where none has issued).
+    async fn read_quota_counts(
+        &self,
+        items: &[&QuotaDelta],
+    ) -> Result<Vec<QuotaDelta>, StoreError> {
+        let mut ids: Vec<&str> = items.iter().map(|d| d.client_id.as_str()).collect();
+        ids.dedup();
+        let placeholders: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT client_id, window_secs, window_start, count FROM quota_counts \
+             WHERE client_id IN ({})",
+            placeholders.join(", ")
+        );
+        // Only placeholders are formatted in; the values are bound.
+        let mut query = sqlx::query_as::<_, (String, i64, i64, i64)>(sqlx::AssertSqlSafe(sql));
+        for id in &ids {
+            query = query.bind(*id);
+        }
+        let rows = query.fetch_all(&self.replays).await?;
+        let counts: std::collections::HashMap<(&str, i64, i64), i64> = rows
+            .iter()
+            .map(|(id, secs, start, count)| ((id.as_str(), *secs, *start), *count))
+            .collect();
+        Ok(items
+            .iter()
+            .map(|d| QuotaDelta {
+                count: counts
+                    .get(&(d.client_id.as_str(), d.window_secs, d.window_start))
+                    .copied()
+                    .unwrap_or(0),
+                ..(*d).clone()
             })
             .collect())
     }

@@ -303,3 +303,47 @@ async fn replicas_sharing_counts_at_once_never_deadlock() {
     let totals = one.add_quota_counts(&forward[..1]).await.unwrap();
     assert_eq!(totals[0].count, 2 * rounds + 1, "every count added once");
 }
+
+/// A sync of thousands of clients fits the database's limit on bound values
+/// (SQLite: 32,766), and windows a replica issued nothing in are only read,
+/// not written again.
+#[tokio::test]
+async fn a_sync_of_thousands_of_clients_fits_and_idle_windows_are_only_read() {
+    use sqlx::Connection;
+    use tokend::oauth::ports::QuotaDelta;
+    use tokend::store::Store;
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDatabase::new(dir.path()).await;
+    let store = Store::connect(&db.url).await.unwrap();
+    store.migrate().await.unwrap();
+    let delta = |i: usize, count: i64| QuotaDelta {
+        client_id: format!("client-{i:05}"),
+        window_secs: 60,
+        window_start: 1_800_000_000,
+        count,
+    };
+    // 7,000 rows of 5 values: 35,000 bound values in one statement.
+    let issued: Vec<QuotaDelta> = (0..7_000).map(|i| delta(i, 1 + i as i64 % 3)).collect();
+    let totals = store.add_quota_counts(&issued).await.unwrap();
+    assert_eq!(totals.len(), 7_000);
+    for (i, total) in totals.iter().enumerate() {
+        assert_eq!(*total, issued[i], "sorted by client, as issued");
+    }
+    // Nothing new on this replica: the totals are read, and a window no
+    // replica has issued in is 0 without a row being made for it.
+    let idle: Vec<QuotaDelta> = (0..7_001).rev().map(|i| delta(i, 0)).collect();
+    let totals = store.add_quota_counts(&idle).await.unwrap();
+    assert_eq!(totals.len(), 7_001);
+    for total in &totals {
+        let i: usize = total.client_id["client-".len()..].parse().unwrap();
+        let expected = if i < 7_000 { 1 + i as i64 % 3 } else { 0 };
+        assert_eq!(total.count, expected, "{total:?}");
+    }
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+    let (rows,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM quota_counts")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(rows, 7_000);
+}
