@@ -210,6 +210,7 @@ impl Application {
         let cert_header = web::Data::new(http::forwarded::CertHeaderSetting(
             settings.tls.client_cert_header,
         ));
+        let console = settings.admin.console;
         let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
         let server = HttpServer::new(move || {
             App::new()
@@ -219,7 +220,11 @@ impl Application {
                 .app_data(cert_header.clone())
                 .wrap(actix_web::middleware::from_fn(http::forwarded::resolve))
                 .wrap(TracingLogger::<RequestSpan>::new())
-                .configure(crate::console::routes)
+                .configure(|cfg| {
+                    if console {
+                        crate::console::routes(cfg);
+                    }
+                })
                 .configure(http::routes)
         })
         .on_connect(tokend_verify::actix::client_certificate_on_connect)

@@ -16,7 +16,7 @@ use std::path::PathBuf;
     name = "tokend",
     version,
     about = "OAuth 2.0 client-credentials token service: RFC 9068 JWT access tokens, a JWKS, scheduled key rotation",
-    after_help = "Configuration: defaults < --config FILE (TOML) < TOKEND_* environment variables\n(nested keys joined by __, e.g. TOKEND_KEYS__ROTATE_EVERY=7d). See README.md."
+    after_help = configuration_help()
 )]
 pub struct Cli {
     /// TOML configuration file.
@@ -27,6 +27,27 @@ pub struct Cli {
     pub json: bool,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// The end of `tokend --help`: where settings come from, and every variable.
+fn configuration_help() -> String {
+    let mut help = String::from(
+        "Configuration: defaults < --config FILE (TOML) < TOKEND_* environment variables\n\
+         (nested keys joined by __, e.g. TOKEND_KEYS__ROTATE_EVERY=7d; README.md explains each):",
+    );
+    let mut line = String::new();
+    for name in crate::config::Settings::ENV_VARS {
+        if !line.is_empty() && line.len() + name.len() > 76 {
+            help.push_str("\n ");
+            help.push_str(&line);
+            line.clear();
+        }
+        line.push(' ');
+        line.push_str(name);
+    }
+    help.push_str("\n ");
+    help.push_str(&line);
+    help
 }
 
 #[derive(Debug, Subcommand)]

@@ -105,6 +105,8 @@ pub struct KeySettings {
 #[serde(default)]
 pub struct AdminSettings {
     pub scope: String,
+    /// Serve the web console at `/console` (SPEC §12).
+    pub console: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -227,6 +229,7 @@ impl Default for AdminSettings {
     fn default() -> Self {
         Self {
             scope: "tokend:admin".into(),
+            console: true,
         }
     }
 }
@@ -253,12 +256,14 @@ impl Settings {
         "TOKEND_TOKENS__MAX_TTL",
         "TOKEND_TOKENS__LEEWAY",
         "TOKEND_TOKENS__DEFAULT_AUDIENCE",
+        "TOKEND_TOKENS__DEFAULT_QUOTA",
         "TOKEND_KEYS__ALGORITHM",
         "TOKEND_KEYS__ROTATE_EVERY",
         "TOKEND_KEYS__PUBLISH_AHEAD",
         "TOKEND_KEYS__JWKS_MAX_AGE",
         "TOKEND_KEYS__REFRESH_EVERY",
         "TOKEND_ADMIN__SCOPE",
+        "TOKEND_ADMIN__CONSOLE",
         "TOKEND_LOG__FORMAT",
         "TOKEND_HTTP__TRUSTED_PROXIES",
         "TOKEND_TLS__CERT_FILE",

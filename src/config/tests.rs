@@ -82,12 +82,14 @@ fn every_documented_variable_is_read() {
         ("TOKEND_TOKENS__MAX_TTL", "3m"),
         ("TOKEND_TOKENS__LEEWAY", "4s"),
         ("TOKEND_TOKENS__DEFAULT_AUDIENCE", "aud"),
+        ("TOKEND_TOKENS__DEFAULT_QUOTA", "1000/h"),
         ("TOKEND_KEYS__ALGORITHM", "es384"),
         ("TOKEND_KEYS__ROTATE_EVERY", "2d"),
         ("TOKEND_KEYS__PUBLISH_AHEAD", "2h"),
         ("TOKEND_KEYS__JWKS_MAX_AGE", "7m"),
         ("TOKEND_KEYS__REFRESH_EVERY", "3s"),
         ("TOKEND_ADMIN__SCOPE", "ops"),
+        ("TOKEND_ADMIN__CONSOLE", "false"),
         ("TOKEND_LOG__FORMAT", "json"),
         ("TOKEND_HTTP__TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.1"),
         ("TOKEND_TLS__CERT_FILE", "/c.pem"),
@@ -118,6 +120,8 @@ fn every_documented_variable_is_read() {
     assert_eq!(s.keys.jwks_max_age.as_secs(), 420);
     assert_eq!(s.keys.refresh_every.as_secs(), 3);
     assert_eq!(s.admin.scope, "ops");
+    assert!(!s.admin.console && d.admin.console);
+    assert_eq!(s.tokens.default_quota.as_deref(), Some("1000/h"));
     assert_eq!(s.federation.fetch_timeout.as_secs(), 7);
     assert_eq!(s.log.format, LogFormat::Json);
     assert!(s.http.trusted_proxies.contains("10.1.2.3".parse().unwrap()));
@@ -222,4 +226,23 @@ fn max_ttl_below_ttl_is_refused() {
             .to_string()
             .contains("tokens.max_ttl")
     );
+}
+
+/// The README's configuration table and the settings tokend knows are the
+/// same list (a setting missing from the list is refused in a TOML file and
+/// reported as unknown in the environment, as `tokens.default_quota` was).
+#[test]
+fn the_readme_table_lists_exactly_the_known_settings() {
+    let readme = include_str!("../../README.md");
+    let mut documented: Vec<&str> = readme
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `"))
+        .filter_map(|l| l.split("` | `").nth(1))
+        .filter_map(|l| l.split('`').next())
+        .filter(|v| v.starts_with("TOKEND_"))
+        .collect();
+    documented.sort();
+    let mut known = Settings::ENV_VARS.to_vec();
+    known.sort();
+    assert_eq!(documented, known);
 }

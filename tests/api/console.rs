@@ -666,3 +666,21 @@ async fn ten_thousand_clients_page_by_fifty_and_search_finds_the_few() {
     assert!(client_rows(&html).0.is_empty());
     assert!(html.contains("No client matches"));
 }
+
+#[tokio::test]
+async fn a_console_switched_off_is_not_served() {
+    let app = spawn_app_with(|s| s.admin.console = false).await;
+    let http = browser();
+    for path in ["/console", "/console/login", "/console/assets/console.css"] {
+        let resp = http
+            .get(format!("{}{path}", app.address))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 404, "{path}");
+    }
+    // The rest of tokend is there.
+    let ops = admin_client(&app).await;
+    let resp = app.token_for(&ops, "grant_type=client_credentials").await;
+    assert_eq!(resp.status().as_u16(), 200);
+}
