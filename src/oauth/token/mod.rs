@@ -7,7 +7,7 @@ use super::credentials::Credentials;
 use super::form::Form;
 use super::{ClientAuthenticator, OAuthError};
 use crate::clock::SharedClock;
-use crate::domain::{Audience, GrantRefusal, QuotaMode, Scope, TokenPolicy};
+use crate::domain::{Audience, GrantRefusal, Scope, TokenPolicy};
 use crate::keys::KeyRing;
 use crate::metrics::Metrics;
 use crate::telemetry;
@@ -18,6 +18,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use secrecy::ExposeSecret;
 use serde::Serialize;
 use std::sync::Arc;
+
+mod proof;
+mod quota;
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TokenResponse {
@@ -160,144 +163,6 @@ impl TokenIssuer {
                 GrantRefusal::Scope(d) => OAuthError::invalid_scope(d),
                 GrantRefusal::Target(d) => OAuthError::invalid_target(d),
             })
-    }
-
-    /// RFC 9449 §4.3: a proof for this endpoint, fresh, signed by its key.
-    fn check_proof(
-        &self,
-        header: &[u8],
-        url: Option<&str>,
-        now: i64,
-    ) -> Result<tokend_verify::dpop::DpopProof, OAuthError> {
-        let proof = std::str::from_utf8(header)
-            .map_err(|_| OAuthError::invalid_dpop_proof("the DPoP header is not ASCII"))?;
-        let mut urls = vec![format!("{}/token", self.issuer)];
-        urls.extend(url.map(str::to_owned));
-        tokend_verify::dpop::verify_proof(
-            proof.trim(),
-            &tokend_verify::dpop::ProofRequest {
-                method: "POST",
-                urls: &urls,
-                now,
-                leeway: self.auth.leeway,
-                access_token: None,
-            },
-        )
-        .map_err(|e| OAuthError::invalid_dpop_proof(e.to_string()))
-    }
-
-    /// A proof's `jti` once, on every replica (the database decides), kept
-    /// as long as its `iat` could still be accepted.
-    async fn spend_proof(&self, proof: &tokend_verify::dpop::DpopProof) -> Result<(), OAuthError> {
-        let fresh = self
-            .auth
-            .replays
-            .first_use(
-                &format!("dpop:{}\n{}", proof.jkt, proof.jti),
-                proof.iat + 2 * self.auth.leeway + 1,
-            )
-            .await
-            .map_err(|e| {
-                tracing::warn!(error = %e, "recording a DPoP proof's use failed");
-                OAuthError::unavailable("cannot record the DPoP proof; retry")
-            })?;
-        if fresh {
-            Ok(())
-        } else {
-            Err(OAuthError::invalid_dpop_proof(
-                "the DPoP proof was already used (jti replay)",
-            ))
-        }
-    }
-}
-
-impl TokenIssuer {
-    /// Counts the token against the client's quota (SPEC §11): `None` for
-    /// a client without one, else what the `RateLimit` headers say; past an
-    /// enforced quota, `429 temporarily_unavailable`.
-    async fn count_quota(
-        &self,
-        client: &crate::domain::Client,
-        now: i64,
-    ) -> Result<Option<super::RateLimit>, OAuthError> {
-        let Some(quota) = client.quota.effective(self.quotas.default) else {
-            return Ok(None);
-        };
-        let mode = client.quota_mode;
-        let decision = self
-            .quotas
-            .count(client.id.as_str(), quota, mode, now)
-            .await;
-        let limit = super::RateLimit {
-            limit: quota.limit,
-            window: quota.window.secs() as u32,
-            remaining: decision.remaining,
-            reset: decision.reset,
-        };
-        if !decision.over {
-            return Ok(Some(limit));
-        }
-        self.metrics.quota_exceeded(mode == QuotaMode::Monitor);
-        if decision.first_excess {
-            self.report_excess(client, quota, mode, decision.window_start(now), now);
-        }
-        if mode == QuotaMode::Monitor {
-            return Ok(Some(limit));
-        }
-        Err(OAuthError {
-            retry_after: Some(decision.reset.max(1)),
-            rate_limit: Some(limit),
-            ..OAuthError::new(
-                super::ErrorCode::TemporarilyUnavailable,
-                actix_web::http::StatusCode::TOO_MANY_REQUESTS,
-                format!(
-                    "client {} has had its quota of {quota} tokens; retry in {}s",
-                    client.id,
-                    decision.reset.max(1)
-                ),
-            )
-        })
-    }
-
-    /// One log line and one audit event per client and window, whichever
-    /// replica sees the excess first (the single-use ledger decides).
-    fn report_excess(
-        &self,
-        client: &crate::domain::Client,
-        quota: crate::domain::Quota,
-        mode: QuotaMode,
-        window_start: i64,
-        now: i64,
-    ) {
-        let replays = self.auth.replays.clone();
-        let audit = self.auth.audit.clone();
-        let client_id = client.id.to_string();
-        let window_end = window_start + quota.window.secs();
-        tokio::spawn(async move {
-            let key = format!("quota:{client_id}\n{}:{window_start}", quota.window.secs());
-            match replays.first_use(&key, window_end).await {
-                Ok(true) => {}
-                Ok(false) => return,
-                Err(e) => {
-                    tracing::warn!(error = %e, "recording a quota excess failed");
-                    return;
-                }
-            }
-            tracing::warn!(client_id = %client_id, quota = %quota, mode = mode.as_str(),
-                "client is past its token quota");
-            let details = serde_json::json!({
-                "quota": quota.to_string(),
-                "mode": mode.as_str(),
-                "window_start": window_start,
-                "window_end": window_end,
-            });
-            if let Err(e) = audit
-                .record(now, "tokend", "client.quota_exceeded", &client_id, &details)
-                .await
-            {
-                tracing::warn!(error = %e, "could not store an audit event");
-            }
-        });
     }
 }
 
