@@ -3,6 +3,7 @@
 //! both share (database, migrations, master key) and writes the audit trail;
 //! `clients.rs` and `keys.rs` hold the operations.
 
+mod client_input;
 mod client_views;
 mod clients;
 mod keys;
