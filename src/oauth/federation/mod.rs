@@ -11,7 +11,6 @@
 //! `aud` (always), `exp`, `nbf`/`iat` with leeway, the lifetime bound, `jti`
 //! when single-use, and the bindings. Each failed check has its own words.
 
-use super::client_directory::{CachedClient, ClientDirectory};
 pub use super::trust_directory::TrustDirectory;
 use super::trust_directory::Verified;
 use crate::domain::{Binding, ProviderKind, TrustProvider};
@@ -19,6 +18,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use std::sync::Arc;
 use tokend_verify::{Algorithm, JwksCache, KeySet, VerifyError, verify_jws};
+
+mod bindings;
 
 /// Largest workload token accepted (SPEC §8).
 pub const MAX_ASSERTION_BYTES: usize = 16 * 1024;
@@ -392,78 +393,6 @@ impl Provider {
             exp,
             claims,
         })
-    }
-
-    /// The bindings that match the identity, with why each other binding of
-    /// the provider does not.
-    pub fn matching_bindings(
-        &self,
-        identity: &FederatedIdentity,
-    ) -> (Vec<&Binding>, Vec<(&Binding, String)>) {
-        let mut matching = Vec::new();
-        let mut other = Vec::new();
-        for b in &self.bindings {
-            match b.check(&identity.subject, &identity.claims) {
-                Ok(()) => matching.push(b),
-                Err(why) => other.push((b, why)),
-            }
-        }
-        (matching, other)
-    }
-
-    /// The one client the identity becomes: `client_id` picks among several
-    /// bindings; the client must exist and be enabled.
-    pub fn choose_client(
-        &self,
-        identity: &FederatedIdentity,
-        client_id: Option<&str>,
-        clients: &ClientDirectory,
-    ) -> Result<Arc<CachedClient>, FederationError> {
-        let (matching, other) = self.matching_bindings(identity);
-        let name = &self.config.name;
-        let subject = &identity.subject;
-        let chosen = match client_id {
-            Some(id) => {
-                if matching.iter().any(|b| b.client_id.as_str() == id) {
-                    id.to_owned()
-                } else {
-                    let why = other
-                        .iter()
-                        .find(|(b, _)| b.client_id.as_str() == id)
-                        .map(|(_, why)| format!(" ({why})"))
-                        .unwrap_or_else(|| format!(" (client {id} has no binding to {name})"));
-                    return Err(refused(format!(
-                        "no binding of client {id} matches subject {subject} of trust provider {name}{why}"
-                    )));
-                }
-            }
-            None => {
-                let mut ids: Vec<&str> = matching.iter().map(|b| b.client_id.as_str()).collect();
-                ids.sort_unstable();
-                ids.dedup();
-                match ids.as_slice() {
-                    [one] => (*one).to_owned(),
-                    [] => {
-                        return Err(refused(format!(
-                            "no binding of trust provider {name} matches subject {subject}"
-                        )));
-                    }
-                    many => {
-                        return Err(refused(format!(
-                            "subject {subject} is bound to several clients ({}): send client_id",
-                            many.join(", ")
-                        )));
-                    }
-                }
-            }
-        };
-        let client = clients
-            .get(&chosen)
-            .ok_or_else(|| refused(format!("the bound client {chosen} does not exist")))?;
-        if !client.client.enabled {
-            return Err(refused(format!("client {chosen} is disabled")));
-        }
-        Ok(client)
     }
 }
 
