@@ -9,12 +9,13 @@ mod clients;
 mod keys;
 mod trust;
 mod trust_test;
+mod trust_views;
 
 pub use client_views::*;
 pub use clients::*;
 pub use keys::*;
-pub use trust::*;
 pub use trust_test::*;
+pub use trust_views::*;
 
 use crate::clock::SharedClock;
 use crate::config::Settings;
