@@ -3,7 +3,7 @@
 //! and body rules as the rest of `/admin`; each handler calls the same
 //! `admin` function as the CLI.
 
-use super::admin::{ApiError, authorize, client_id, json_body};
+use super::admin_request::{ApiError, authorize, client_id, json_body};
 use super::openapi::ErrorBody;
 use crate::admin::{NewBinding, NewTrustProvider, TrustProviderUpdate};
 use crate::state::AppState;

@@ -1,6 +1,7 @@
 //! actix-web handlers, thin: extract, call one function, map the result.
 
 mod admin;
+mod admin_request;
 mod admin_trust;
 pub mod forwarded;
 mod health;
