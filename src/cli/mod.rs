@@ -2,6 +2,7 @@
 //! `serve` and calls the same `admin` functions as the HTTP API. This file is
 //! the clap definitions; `run.rs` dispatches, `render.rs` prints.
 
+mod client;
 mod render;
 mod run;
 mod trust;
