@@ -315,23 +315,18 @@ impl Store {
         // Case-insensitive: SQLite's LIKE already is (for ASCII, as its
         // LOWER is); PostgreSQL's ILIKE. The ids are found on the
         // `clients_search` index first, then the page's rows read.
-        let sql = match self.kind {
-            DbKind::Sqlite => concat!(
-                "SELECT ",
-                columns!(),
-                " FROM clients WHERE client_id IN (SELECT client_id FROM clients \
-                 WHERE client_id > $1 AND (client_id LIKE $2 ESCAPE '\\' OR name LIKE $2 ESCAPE '\\') \
-                 ORDER BY client_id LIMIT $3) ORDER BY client_id"
-            ),
-            DbKind::Postgres => concat!(
-                "SELECT ",
-                columns!(),
-                " FROM clients WHERE client_id IN (SELECT client_id FROM clients \
-                 WHERE client_id > $1 AND (client_id ILIKE $2 ESCAPE '\\' OR name ILIKE $2 ESCAPE '\\') \
-                 ORDER BY client_id LIMIT $3) ORDER BY client_id"
-            ),
+        let like = match self.kind {
+            DbKind::Sqlite => "LIKE",
+            DbKind::Postgres => "ILIKE",
         };
-        let rows = sqlx::query(sql)
+        let sql = format!(
+            "SELECT {} FROM clients WHERE client_id IN (SELECT client_id FROM clients \
+             WHERE client_id > $1 AND (client_id {like} $2 ESCAPE '\\' OR name {like} $2 ESCAPE '\\') \
+             ORDER BY client_id LIMIT $3) ORDER BY client_id",
+            columns!()
+        );
+        // Only the operator is formatted in; the values are bound.
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(after.unwrap_or(""))
             .bind(pattern)
             .bind(i64::from(limit) + 1)
