@@ -82,6 +82,9 @@ pub struct QuotaCounter {
     ledger_answers: AtomicBool,
     /// `tokens.default_quota`, for clients that name none.
     pub default: Option<Quota>,
+    /// One sync at a time: when `sync` returns, every count taken before
+    /// it was called is in the ledger (a sync under way finishes first).
+    syncing: tokio::sync::Mutex<()>,
     /// When the last failed sync was logged (at most one line a minute).
     last_failure_log: Mutex<Option<std::time::Instant>>,
 }
@@ -94,6 +97,7 @@ impl QuotaCounter {
             wake: tokio::sync::Notify::new(),
             synced: tokio::sync::Notify::new(),
             ledger_answers: AtomicBool::new(true),
+            syncing: tokio::sync::Mutex::new(()),
             default,
             last_failure_log: Mutex::new(None),
         }
@@ -234,6 +238,7 @@ impl QuotaCounter {
     /// Shares this replica's new counts and reads every replica's totals.
     /// The background task calls it; tests call it to step the sync.
     pub async fn sync(&self, now: i64) {
+        let _one_at_a_time = self.syncing.lock().await;
         let mut sent: Vec<QuotaDelta> = Vec::new();
         for item in self.entries.iter() {
             let mut e = item.value().lock().expect("quota entry lock");
