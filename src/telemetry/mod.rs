@@ -155,7 +155,7 @@ struct RequestLine<'a> {
     route: &'a str,
     address: Option<std::net::IpAddr>,
     status: u16,
-    latency_ms: f64,
+    latency_us: u64,
     client_id: Option<&'a str>,
     outcome: Option<&'a str>,
     error: bool,
@@ -197,7 +197,7 @@ impl RootSpanBuilder for RequestSpan {
             route: route.or(pattern.as_deref()).unwrap_or("unmatched"),
             address: meta.and_then(|m| m.address),
             status: response.status().as_u16(),
-            latency_ms: (elapsed.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0,
+            latency_us: (elapsed.as_nanos() as f64 / 1000.0).round() as u64,
             client_id: notes.client_id.as_deref(),
             outcome: notes.outcome,
             error: response.status().is_server_error(),
@@ -217,11 +217,12 @@ impl RequestLine<'_> {
             method,
             route,
             status,
-            latency_ms,
+            latency_us,
             client_id,
             outcome,
             ..
         } = *self;
+        let latency_ms = latency_us as f64 / 1000.0;
         let address = self.address.map(tracing::field::display);
         if self.error {
             tracing::error!(
@@ -275,21 +276,64 @@ impl AccessLog {
 }
 
 /// `2026-12-04T13:24:28.123456Z`, as the tracing formatter writes time.
+/// The part up to the second is formatted once per second per thread.
 fn timestamp(out: &mut String) {
-    use chrono::{Datelike, Timelike};
+    use std::cell::RefCell;
     use std::fmt::Write;
+    thread_local! {
+        static SECOND: RefCell<(i64, String)> = const { RefCell::new((i64::MIN, String::new())) };
+    }
     let now = chrono::Utc::now();
-    let _ = write!(
-        out,
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
-        now.year(),
-        now.month(),
-        now.day(),
-        now.hour(),
-        now.minute(),
-        now.second(),
-        now.nanosecond() % 1_000_000_000 / 1000
-    );
+    let second = now.timestamp();
+    SECOND.with_borrow_mut(|(cached, prefix)| {
+        if *cached != second {
+            prefix.clear();
+            let _ = write!(prefix, "{}", now.format("%Y-%m-%dT%H:%M:%S"));
+            *cached = second;
+        }
+        out.push_str(prefix);
+    });
+    let micros = now.timestamp_subsec_micros().min(999_999);
+    out.push('.');
+    let digits = itoa::Buffer::new().format(micros).len();
+    for _ in digits..6 {
+        out.push('0');
+    }
+    out.push_str(itoa::Buffer::new().format(micros));
+    out.push('Z');
+}
+
+/// Milliseconds with up to three decimals, as `f64`'s `Display` writes
+/// `micros / 1000` (`0.532`, `1.5`, `2`).
+fn milliseconds(out: &mut String, micros: u64) {
+    out.push_str(itoa::Buffer::new().format(micros / 1000));
+    let fraction = micros % 1000;
+    if fraction != 0 {
+        let digits = [
+            b'0' + (fraction / 100) as u8,
+            b'0' + (fraction / 10 % 10) as u8,
+            b'0' + (fraction % 10) as u8,
+        ];
+        let end = digits.iter().rposition(|&d| d != b'0').map_or(0, |i| i + 1);
+        out.push('.');
+        out.push_str(std::str::from_utf8(&digits[..end]).unwrap_or_default());
+    }
+}
+
+/// `"text"` as `{:?}` writes it; text without anything to escape (ids,
+/// routes, methods: nearly always) is copied as it is.
+fn quoted(out: &mut String, text: &str) {
+    use std::fmt::Write;
+    if text
+        .bytes()
+        .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+    {
+        out.push('"');
+        out.push_str(text);
+        out.push('"');
+    } else {
+        let _ = write!(out, "{text:?}");
+    }
 }
 
 impl RequestLine<'_> {
@@ -306,24 +350,26 @@ impl RequestLine<'_> {
         // Ids are ASCII without spaces by construction; the route is a
         // registered name; a client id may hold anything, so it is quoted
         // and escaped as the formatter does.
-        let _ = write!(
-            out,
-            "request{{request_id={}}}: tokend::telemetry: request method={:?} route={:?}",
-            self.request_id, self.method, self.route
-        );
+        out.push_str("request{request_id=");
+        out.push_str(self.request_id);
+        out.push_str("}: tokend::telemetry: request method=");
+        quoted(out, self.method);
+        out.push_str(" route=");
+        quoted(out, self.route);
         if let Some(address) = self.address {
             let _ = write!(out, " address={address}");
         }
-        let _ = write!(
-            out,
-            " status={} latency_ms={}",
-            self.status, self.latency_ms
-        );
+        out.push_str(" status=");
+        out.push_str(itoa::Buffer::new().format(self.status));
+        out.push_str(" latency_ms=");
+        milliseconds(out, self.latency_us);
         if let Some(client_id) = self.client_id {
-            let _ = write!(out, " client_id={client_id:?}");
+            out.push_str(" client_id=");
+            quoted(out, client_id);
         }
         if let Some(outcome) = self.outcome {
-            let _ = write!(out, " outcome={outcome:?}");
+            out.push_str(" outcome=");
+            quoted(out, outcome);
         }
     }
 
@@ -348,11 +394,10 @@ impl RequestLine<'_> {
         if let Some(address) = self.address {
             let _ = write!(out, ",\"address\":\"{address}\"");
         }
-        let _ = write!(
-            out,
-            ",\"status\":{},\"latency_ms\":{}",
-            self.status, self.latency_ms
-        );
+        out.push_str(",\"status\":");
+        out.push_str(itoa::Buffer::new().format(self.status));
+        out.push_str(",\"latency_ms\":");
+        milliseconds(out, self.latency_us);
         if let Some(client_id) = self.client_id {
             out.push_str(",\"client_id\":");
             string(out, client_id);
@@ -393,5 +438,51 @@ pub fn record_outcome(outcome: &'static str) {
 pub fn note_address(request: &ServiceRequest, address: std::net::IpAddr) {
     if let Some(meta) = request.extensions_mut().get_mut::<RequestMeta>() {
         meta.address = Some(address);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{milliseconds, quoted, timestamp};
+
+    #[test]
+    fn latency_is_written_as_f64_display_writes_it() {
+        for micros in (0..20_000).chain([999_999, 1_000_000, 123_456_789]) {
+            let mut out = String::new();
+            milliseconds(&mut out, micros);
+            assert_eq!(out, (micros as f64 / 1000.0).to_string(), "{micros} µs");
+        }
+    }
+
+    #[test]
+    fn quoted_text_is_what_debug_writes() {
+        for text in [
+            "POST",
+            "/console/clients/{id}",
+            "",
+            "a\"b",
+            "back\\slash",
+            "é",
+            "tab\there",
+            "\u{7f}",
+        ] {
+            let mut out = String::new();
+            quoted(&mut out, text);
+            assert_eq!(out, format!("{text:?}"));
+        }
+    }
+
+    #[test]
+    fn timestamps_are_rfc3339_with_microseconds() {
+        let mut previous = String::new();
+        for _ in 0..1000 {
+            let mut out = String::new();
+            timestamp(&mut out);
+            assert_eq!(out.len(), "2026-12-04T13:24:28.123456Z".len(), "{out}");
+            let parsed = chrono::DateTime::parse_from_rfc3339(&out).expect("RFC 3339");
+            assert!((chrono::Utc::now() - parsed.to_utc()).num_seconds().abs() < 5);
+            assert!(out >= previous, "{out} after {previous}");
+            previous = out;
+        }
     }
 }

@@ -37,6 +37,38 @@ pub struct TokenResponse {
     pub rate_limit: Option<super::RateLimit>,
 }
 
+impl TokenResponse {
+    /// The response body, byte for byte what `serde_json` writes for this
+    /// struct, written in one allocation of the right size. The access token
+    /// is a compact JWS tokend signed (base64url and dots), which never
+    /// needs escaping; the scope goes through `serde_json`'s escaping.
+    pub fn to_json(&self) -> Vec<u8> {
+        debug_assert!(
+            self.access_token
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        );
+        let scope = serde_json::to_string(&self.scope).expect("a string serializes");
+        let mut out = Vec::with_capacity(self.access_token.len() + scope.len() + 160);
+        out.extend_from_slice(b"{\"access_token\":\"");
+        out.extend_from_slice(self.access_token.as_bytes());
+        out.push(b'"');
+        if let Some(kind) = self.issued_token_type {
+            out.extend_from_slice(b",\"issued_token_type\":\"");
+            out.extend_from_slice(kind.as_bytes());
+            out.push(b'"');
+        }
+        out.extend_from_slice(b",\"token_type\":\"");
+        out.extend_from_slice(self.token_type.as_bytes());
+        out.extend_from_slice(b"\",\"expires_in\":");
+        out.extend_from_slice(itoa::Buffer::new().format(self.expires_in).as_bytes());
+        out.extend_from_slice(b",\"scope\":");
+        out.extend_from_slice(scope.as_bytes());
+        out.push(b'}');
+        out
+    }
+}
+
 #[derive(Serialize)]
 #[serde(untagged)]
 enum Aud<'a> {
@@ -382,5 +414,33 @@ impl TokenIssuer {
             scope,
             rate_limit,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TokenResponse;
+
+    #[test]
+    fn the_response_body_is_what_serde_json_writes() {
+        for (issued, kind, scope) in [
+            (None, "Bearer", "read write"),
+            (Some(super::super::exchange::ACCESS_TOKEN_TYPE), "DPoP", ""),
+            (None, "Bearer", "odd\"scope\\ \u{1}é"),
+        ] {
+            let response = TokenResponse {
+                access_token: "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln-_a".into(),
+                issued_token_type: issued,
+                token_type: kind,
+                expires_in: 3600,
+                scope: scope.into(),
+                rate_limit: None,
+            };
+            let body = response.to_json();
+            assert_eq!(
+                String::from_utf8(body).unwrap(),
+                serde_json::to_string(&response).unwrap()
+            );
+        }
     }
 }
