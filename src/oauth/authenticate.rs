@@ -138,7 +138,7 @@ impl ClientAuthenticator {
             }
             Err(Refusal { error, failed }) => {
                 if failed && self.limiter.record_failure(source, t) {
-                    self.failure_limit_reached(claimed, address, t).await;
+                    Box::pin(self.failure_limit_reached(claimed, address, t)).await;
                 }
                 // A client that authenticated in the body gets no challenge: a
                 // library takes `WWW-Authenticate` for one and hides the body.
@@ -191,15 +191,14 @@ impl ClientAuthenticator {
                 raw_client_id,
                 secret,
                 method: _,
-            } => {
-                self.by_secret(&client_id, raw_client_id.as_deref(), &secret, now)
-                    .await
-            }
+            } => self.by_secret(&client_id, raw_client_id.as_deref(), &secret, now),
             Credentials::Assertion {
                 client_id,
                 assertion,
             } => {
-                self.by_assertion(client_id.as_deref(), assertion.expose_secret(), now)
+                // Boxed: its key fetches make a large future, which every
+                // request's future would otherwise carry (and allocate).
+                Box::pin(self.by_assertion(client_id.as_deref(), assertion.expose_secret(), now))
                     .await
             }
         }
@@ -207,7 +206,7 @@ impl ClientAuthenticator {
 
     /// Either secret method works for a client with a secret, whatever it
     /// registered (SPEC §3: client libraries differ in what they send).
-    async fn by_secret(
+    fn by_secret(
         &self,
         client_id: &str,
         raw_client_id: Option<&str>,

@@ -311,8 +311,9 @@ impl TokenIssuer {
             .transpose()?;
         let client = if jwt_bearer {
             labels.method = "federated";
-            self.workload_grant(authorization, &form, now, address)
-                .await?
+            // The cold grants are boxed: their futures are large, and every
+            // token request's future would otherwise carry them.
+            Box::pin(self.workload_grant(authorization, &form, now, address)).await?
         } else {
             let credentials =
                 Credentials::extract(authorization, &form, request.certificate.is_some())?;
@@ -345,7 +346,7 @@ impl TokenIssuer {
             ));
         }
         let terms = if exchange {
-            self.exchange_terms(&client.client, &form, scope.as_ref(), &targets, now)
+            Box::pin(self.exchange_terms(&client.client, &form, scope.as_ref(), &targets, now))
                 .await?
         } else {
             Terms {
@@ -386,7 +387,7 @@ impl TokenIssuer {
             }),
         };
         if let Some(proof) = &proof {
-            self.spend_proof(proof).await?;
+            Box::pin(self.spend_proof(proof)).await?;
         }
         let rate_limit = self.count_quota(&client.client, iat).await?;
         let mut json = serde_json::to_vec(&claims).expect("claims serialize");
