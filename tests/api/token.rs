@@ -525,6 +525,58 @@ async fn method_not_allowed_and_body_too_large() {
     assert_eq!(app.token_for(&c, &ok).await.status().as_u16(), 200);
 }
 
+/// The body is read however it arrives: a body in two pieces is waited for,
+/// and one that stops arriving gets 408 once the body timeout (10 s) is up,
+/// instead of holding a worker.
+#[tokio::test]
+async fn a_body_in_pieces_is_read_and_one_that_stops_gets_408() {
+    use std::time::{Duration, Instant};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app().await;
+    let c = app.simple_client("pieces", "read").await;
+    let host = app.address.trim_start_matches("http://").to_owned();
+    let body = format!("{CC}&scope=read");
+    let head = format!(
+        "POST /token HTTP/1.1\r\nHost: {host}\r\nAuthorization: {}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        basic(&c.id, &c.secret),
+        body.len()
+    );
+    let answer = |mut stream: tokio::net::TcpStream| async move {
+        let mut response = String::new();
+        tokio::time::timeout(
+            Duration::from_secs(30),
+            stream.read_to_string(&mut response),
+        )
+        .await
+        .expect("an answer within 30 s")
+        .unwrap();
+        response
+    };
+
+    let mut stream = tokio::net::TcpStream::connect(&host).await.unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(&body.as_bytes()[..10]).await.unwrap();
+    // Whether the server reads the first piece alone or both together, the
+    // answer is the same; the pause makes the first more likely.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    stream.write_all(&body.as_bytes()[10..]).await.unwrap();
+    let response = answer(stream).await;
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.contains("access_token"));
+
+    let mut stream = tokio::net::TcpStream::connect(&host).await.unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(&body.as_bytes()[..10]).await.unwrap();
+    let started = Instant::now();
+    let response = answer(stream).await;
+    assert!(response.starts_with("HTTP/1.1 408"), "{response}");
+    assert!(response.contains("invalid_request"), "{response}");
+    assert!(
+        started.elapsed() >= Duration::from_secs(9),
+        "408 only once the body timeout is up"
+    );
+}
+
 #[tokio::test]
 async fn unknown_paths_get_a_json_404() {
     let app = spawn_app().await;
