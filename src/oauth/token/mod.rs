@@ -48,8 +48,7 @@ impl TokenResponse {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
         );
-        let scope = serde_json::to_string(&self.scope).expect("a string serializes");
-        let mut out = Vec::with_capacity(self.access_token.len() + scope.len() + 160);
+        let mut out = Vec::with_capacity(self.access_token.len() + self.scope.len() + 160);
         out.extend_from_slice(b"{\"access_token\":\"");
         out.extend_from_slice(self.access_token.as_bytes());
         out.push(b'"');
@@ -63,7 +62,8 @@ impl TokenResponse {
         out.extend_from_slice(b"\",\"expires_in\":");
         out.extend_from_slice(itoa::Buffer::new().format(self.expires_in).as_bytes());
         out.extend_from_slice(b",\"scope\":");
-        out.extend_from_slice(scope.as_bytes());
+        // Writing a string into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut out, &self.scope);
         out.push(b'}');
         out
     }

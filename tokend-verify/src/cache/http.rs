@@ -1,5 +1,7 @@
-//! The cache's HTTP details: bounded bodies, same-origin redirects only,
-//! the RFC 8414 metadata URL, and errors described without secrets.
+//! The cache's HTTP side: fetching and revalidating the set, discovering its
+//! location, the cache lifetime a response grants; bounded bodies,
+//! same-origin redirects only, the RFC 8414 metadata URL, and errors
+//! described without secrets.
 
 use super::*;
 
@@ -61,4 +63,169 @@ pub(super) async fn read_bounded(mut response: reqwest::Response) -> Result<Vec<
         body.extend_from_slice(&chunk);
     }
     Ok(body)
+}
+
+impl JwksCache {
+    /// A GET with the configured bearer token, if any.
+    fn get(&self, url: &str) -> Result<reqwest::RequestBuilder, String> {
+        let mut request = self.inner.http.get(url);
+        if let Some(path) = &self.inner.bearer_token_file {
+            let token = std::fs::read_to_string(path).map_err(|e| {
+                format!("cannot read the bearer token file {}: {e}", path.display())
+            })?;
+            request = request.bearer_auth(token.trim());
+        }
+        Ok(request)
+    }
+
+    pub(super) async fn fetch(&self, current: Option<&Snapshot>) -> Result<Snapshot, String> {
+        let inner = &self.inner;
+        let uri = inner
+            .jwks_uri
+            .get_or_try_init(|| self.discover())
+            .await?
+            .clone();
+        let mut request = self.get(&uri)?.header(header::ACCEPT, "application/json");
+        if let Some(etag) = current.and_then(|c| c.etag.as_deref()) {
+            request = request.header(header::IF_NONE_MATCH, etag);
+        }
+        inner.stats.jwks_fetches.fetch_add(1, Ordering::Relaxed);
+        let response = request
+            .send()
+            .await
+            .map_err(|e| format!("GET {uri}: {}", describe_error(&e)))?;
+        let fetched_at = Instant::now();
+        let fresh_until = fetched_at + self.freshness(response.headers());
+        let generation = inner.generation.fetch_add(1, Ordering::Relaxed) + 1;
+        let etag = response
+            .headers()
+            .get(header::ETAG)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        if response.status() == reqwest::StatusCode::NOT_MODIFIED
+            && let Some(current) = current
+        {
+            inner.stats.not_modified.fetch_add(1, Ordering::Relaxed);
+            // Same keys: re-parse nothing, only the times move.
+            return Ok(Snapshot {
+                keys: Arc::clone(&current.keys),
+                etag: etag.or_else(|| current.etag.clone()),
+                fetched_at,
+                fresh_until,
+                generation,
+            });
+        }
+        if !response.status().is_success() {
+            return Err(format!("GET {uri}: HTTP {}", response.status()));
+        }
+        let body = read_bounded(response)
+            .await
+            .map_err(|e| format!("GET {uri}: {e}"))?;
+        let keys = match inner.rsa_default {
+            Some(alg) => KeySet::from_jwks_rsa_default(&body, &inner.algorithms, alg),
+            None => KeySet::from_jwks(&body, &inner.algorithms),
+        }
+        .map_err(|e| format!("{uri}: {e}"))?;
+        Ok(Snapshot {
+            keys: Arc::new(keys),
+            etag,
+            fetched_at,
+            fresh_until,
+            generation,
+        })
+    }
+
+    /// The metadata's `jwks_uri`, after checking its `issuer`.
+    async fn discover(&self) -> Result<String, String> {
+        #[derive(serde::Deserialize)]
+        struct Metadata {
+            issuer: String,
+            jwks_uri: String,
+        }
+        let inner = &self.inner;
+        let Source::Discovery {
+            issuer,
+            metadata_urls,
+        } = &inner.source
+        else {
+            unreachable!("a configured JWKS URL needs no discovery");
+        };
+        let fail = |e: String| {
+            inner.stats.fetch_failures.fetch_add(1, Ordering::Relaxed);
+            e
+        };
+        let mut last = Err(format!("{issuer}: no metadata URL"));
+        for (i, url) in metadata_urls.iter().enumerate() {
+            inner.stats.metadata_fetches.fetch_add(1, Ordering::Relaxed);
+            let response = self
+                .get(url)?
+                .send()
+                .await
+                .map_err(|e| fail(format!("GET {url}: {}", describe_error(&e))))?;
+            if response.status() == reqwest::StatusCode::NOT_FOUND && i + 1 < metadata_urls.len() {
+                last = Err(format!("GET {url}: HTTP 404"));
+                continue;
+            }
+            if !response.status().is_success() {
+                return Err(fail(format!("GET {url}: HTTP {}", response.status())));
+            }
+            let body = read_bounded(response)
+                .await
+                .map_err(|e| fail(format!("GET {url}: {e}")))?;
+            let metadata: Metadata = serde_json::from_slice(&body).map_err(|_| {
+                fail(format!(
+                    "{url}: not a metadata document (a JSON object with issuer and jwks_uri)"
+                ))
+            })?;
+            if metadata.issuer != *issuer {
+                return Err(fail(format!(
+                    "{url} names issuer {:?}, not {:?} (RFC 8414 §3.3)",
+                    metadata.issuer, issuer
+                )));
+            }
+            let jwks = http_url(&metadata.jwks_uri)
+                .ok_or_else(|| fail(format!("{url}: jwks_uri is not an http(s) URL")))?;
+            if !inner.cross_origin_jwks && jwks.origin() != inner.origin {
+                return Err(fail(format!(
+                    "{url}: jwks_uri {} is not on the issuer's origin",
+                    jwks.as_str()
+                )));
+            }
+            return Ok(metadata.jwks_uri);
+        }
+        last.map_err(fail)
+    }
+
+    /// How long a response stays fresh: max-age less Age, within bounds.
+    fn freshness(&self, headers: &HeaderMap) -> Duration {
+        let inner = &self.inner;
+        let directives: Vec<String> = headers
+            .get_all(header::CACHE_CONTROL)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(|d| d.trim().to_ascii_lowercase())
+            .collect();
+        let max_age = if directives
+            .iter()
+            .any(|d| d == "no-store" || d == "no-cache")
+        {
+            Some(0)
+        } else {
+            directives
+                .iter()
+                .find_map(|d| d.strip_prefix("max-age="))
+                .and_then(|v| v.trim_matches('"').parse::<u64>().ok())
+        };
+        let age = headers
+            .get(header::AGE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap_or(0);
+        max_age
+            .map_or(inner.default_max_age, |m| {
+                Duration::from_secs(m.saturating_sub(age))
+            })
+            .clamp(inner.min_max_age, inner.max_max_age)
+    }
 }
