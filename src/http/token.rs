@@ -78,11 +78,12 @@ pub async fn read_body(
             headers(("Cache-Control" = String), ("Pragma" = String))),
         super::openapi::OAuthErrors,
     ))]
-pub async fn token(
-    req: HttpRequest,
-    payload: web::Payload,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, OAuthError> {
+pub async fn token(req: HttpRequest, payload: web::Payload) -> Result<HttpResponse, OAuthError> {
+    // Borrowed from the app, not extracted: `web::Data` would clone (and
+    // later drop) one reference count that every worker's requests share.
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .ok_or_else(|| OAuthError::server_error("the application state is not configured"))?;
     let body = read_body(&req, payload, MAX_BODY).await?;
     let headers = req.headers();
     let mut proofs = headers.get_all("dpop");

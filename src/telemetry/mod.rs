@@ -66,7 +66,7 @@ where
 }
 
 struct RequestMeta {
-    id: String,
+    id: RequestId,
     start: Instant,
     /// The client's address, noted by the forwarded-address middleware.
     address: Option<std::net::IpAddr>,
@@ -74,10 +74,33 @@ struct RequestMeta {
 
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+/// A request's id: generated here (16 hex digits, held inline) or the
+/// client's own `X-Request-Id`.
+enum RequestId {
+    Generated([u8; 16]),
+    Given(Box<str>),
+}
+
+impl RequestId {
+    fn as_str(&self) -> &str {
+        match self {
+            // Hex digits only, so always UTF-8.
+            RequestId::Generated(hex) => std::str::from_utf8(hex).unwrap_or_default(),
+            RequestId::Given(id) => id,
+        }
+    }
+}
+
+impl std::fmt::Display for RequestId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A request id: a process-random 64-bit start, then a counter pushed
 /// through a bijection (unique in the process, unguessable enough for a
 /// log key, and no call into the system's random source per request).
-fn new_request_id() -> String {
+fn new_request_id() -> RequestId {
     use std::sync::OnceLock;
     use std::sync::atomic::{AtomicU64, Ordering};
     static SEED: OnceLock<u64> = OnceLock::new();
@@ -92,10 +115,14 @@ fn new_request_id() -> String {
     // An odd multiplier is a bijection on u64; xor-shift spreads the bits.
     let mut x = n.wrapping_add(seed).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     x ^= x >> 29;
-    format!("{x:016x}")
+    let mut hex = [0u8; 16];
+    for (i, digit) in hex.iter_mut().enumerate() {
+        *digit = b"0123456789abcdef"[(x >> (60 - 4 * i)) as usize & 0xf];
+    }
+    RequestId::Generated(hex)
 }
 
-fn request_id(request: &ServiceRequest) -> String {
+fn request_id(request: &ServiceRequest) -> RequestId {
     let given = request
         .headers()
         .get(&REQUEST_ID)
@@ -106,7 +133,7 @@ fn request_id(request: &ServiceRequest) -> String {
                 .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
         });
     match given {
-        Some(id) => id.to_owned(),
+        Some(id) => RequestId::Given(id.into()),
         None => new_request_id(),
     }
 }
@@ -127,27 +154,40 @@ struct Notes {
 /// Runs `f` on the notes of the innermost `request` span around `span`
 /// (nothing when no registry-based subscriber is installed).
 fn with_notes(span: &Span, f: impl FnOnce(&mut Notes)) {
-    use tracing_subscriber::registry::{LookupSpan, Registry};
-    span.with_subscriber(|(id, dispatch)| {
-        let Some(registry) = dispatch.downcast_ref::<Registry>() else {
-            return;
-        };
-        let Some(current) = registry.span(id) else {
-            return;
-        };
-        let Some(request) = current.scope().find(|s| s.name() == "request") else {
-            return;
-        };
-        let mut extensions = request.extensions_mut();
-        match extensions.get_mut::<Notes>() {
-            Some(notes) => f(notes),
-            None => {
-                let mut notes = Notes::default();
-                f(&mut notes);
-                extensions.insert(notes);
-            }
+    span.with_subscriber(|(id, dispatch)| notes_in(dispatch, id, f));
+}
+
+/// [`with_notes`] for the current span, without taking a handle on it
+/// (`Span::current()` would count a reference up and down in the registry).
+fn with_current_notes(f: impl FnOnce(&mut Notes)) {
+    let mut f = Some(f);
+    tracing::dispatcher::get_default(|dispatch| {
+        if let (Some(id), Some(f)) = (dispatch.current_span().id(), f.take()) {
+            notes_in(dispatch, id, f);
         }
     });
+}
+
+fn notes_in(dispatch: &tracing::Dispatch, id: &tracing::Id, f: impl FnOnce(&mut Notes)) {
+    use tracing_subscriber::registry::{LookupSpan, Registry};
+    let Some(registry) = dispatch.downcast_ref::<Registry>() else {
+        return;
+    };
+    let Some(current) = registry.span(id) else {
+        return;
+    };
+    let Some(request) = current.scope().find(|s| s.name() == "request") else {
+        return;
+    };
+    let mut extensions = request.extensions_mut();
+    match extensions.get_mut::<Notes>() {
+        Some(notes) => f(notes),
+        None => {
+            let mut notes = Notes::default();
+            f(&mut notes);
+            extensions.insert(notes);
+        }
+    }
 }
 
 impl RootSpanBuilder for RequestSpan {
@@ -204,7 +244,7 @@ pub fn request_id_header(request: &ServiceRequest) -> Option<(HeaderName, Header
     let extensions = request.extensions();
     let id = &extensions.get::<RequestMeta>()?.id;
     // Ids are ASCII by construction (generated hex or a filtered header).
-    HeaderValue::from_str(id)
+    HeaderValue::from_str(id.as_str())
         .ok()
         .map(|v| (REQUEST_ID.clone(), v))
 }
@@ -212,11 +252,11 @@ pub fn request_id_header(request: &ServiceRequest) -> Option<(HeaderName, Header
 /// Notes on the current request's log line who the client is and how the
 /// request ended (`issued`, or an RFC 6749 error code).
 pub fn record_client(client_id: &str) {
-    with_notes(&Span::current(), |n| n.client_id = Some(client_id.into()));
+    with_current_notes(|n| n.client_id = Some(client_id.into()));
 }
 
 pub fn record_outcome(outcome: &'static str) {
-    with_notes(&Span::current(), |n| n.outcome = Some(outcome));
+    with_current_notes(|n| n.outcome = Some(outcome));
 }
 
 /// Notes the client's address (the peer, or what a trusted proxy forwarded)
@@ -224,5 +264,22 @@ pub fn record_outcome(outcome: &'static str) {
 pub fn note_address(request: &ServiceRequest, address: std::net::IpAddr) {
     if let Some(meta) = request.extensions_mut().get_mut::<RequestMeta>() {
         meta.address = Some(address);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_request_ids_are_sixteen_hex_digits_and_differ() {
+        let ids: Vec<String> = (0..1000).map(|_| new_request_id().to_string()).collect();
+        for id in &ids {
+            assert_eq!(id.len(), 16, "{id}");
+            assert!(u64::from_str_radix(id, 16).is_ok(), "{id}");
+            assert_eq!(id, &id.to_lowercase());
+        }
+        let distinct: std::collections::HashSet<&String> = ids.iter().collect();
+        assert_eq!(distinct.len(), ids.len());
     }
 }
