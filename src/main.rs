@@ -5,9 +5,6 @@ use clap::Parser;
 use std::process::ExitCode;
 use tokend::cli::{Cli, run};
 
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let json = cli.json;
