@@ -3,7 +3,7 @@
 use super::MAX_BODY;
 use crate::oauth::OAuthError;
 use crate::state::AppState;
-use actix_web::http::header;
+use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::BytesMut;
 use futures_util::{FutureExt, StreamExt};
@@ -124,13 +124,18 @@ pub async fn token(req: HttpRequest, payload: web::Payload) -> Result<HttpRespon
             &body,
         )
         .await?;
+    // Static header values: a `&str` or a `Mime` would be copied into a
+    // new value on every response.
     let mut ok = HttpResponse::Ok();
-    ok.insert_header((header::CACHE_CONTROL, "no-store"))
-        .insert_header((header::PRAGMA, "no-cache"));
+    ok.insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .insert_header((header::PRAGMA, HeaderValue::from_static("no-cache")));
     if let Some(limit) = &response.rate_limit {
         limit.insert_headers(&mut ok);
     }
     Ok(ok
-        .content_type(header::ContentType::json())
+        .insert_header((
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        ))
         .body(response.to_json()))
 }

@@ -35,6 +35,14 @@ fn hex(b: u8) -> Option<u8> {
 /// be UTF-8.
 pub fn form_urlencoded_decode(input: &[u8]) -> Result<String, FormError> {
     let mut out = Vec::with_capacity(input.len());
+    decode_into(input, &mut out)?;
+    String::from_utf8(out).map_err(|_| FormError::NotUtf8)
+}
+
+/// Appends the decoded bytes of one form component to `out` and checks that
+/// they are UTF-8.
+fn decode_into(input: &[u8], out: &mut Vec<u8>) -> Result<(), FormError> {
+    let start = out.len();
     let mut i = 0;
     while i < input.len() {
         match input[i] {
@@ -52,29 +60,45 @@ pub fn form_urlencoded_decode(input: &[u8]) -> Result<String, FormError> {
         }
         i += 1;
     }
-    String::from_utf8(out).map_err(|_| FormError::NotUtf8)
+    match std::str::from_utf8(&out[start..]) {
+        Ok(_) => Ok(()),
+        Err(_) => Err(FormError::NotUtf8),
+    }
 }
 
+/// A decoded form: every name and value in one buffer (two allocations
+/// whatever the number of parameters).
 #[derive(Debug, Clone, Default)]
 pub struct Form {
-    pairs: Vec<(String, String)>,
+    decoded: String,
+    /// Byte ranges in `decoded`: name, then value.
+    pairs: Vec<(std::ops::Range<usize>, std::ops::Range<usize>)>,
 }
 
 impl Form {
     pub fn parse(body: &[u8]) -> Result<Self, FormError> {
-        let mut pairs = Vec::new();
+        // Decoding never lengthens a component.
+        let mut decoded = Vec::with_capacity(body.len());
+        let mut pairs = Vec::with_capacity(body.iter().filter(|&&b| b == b'&').count() + 1);
         for part in body.split(|&b| b == b'&').filter(|p| !p.is_empty()) {
             let (name, value) = match part.iter().position(|&b| b == b'=') {
                 Some(at) => (&part[..at], &part[at + 1..]),
                 None => (part, &b""[..]),
             };
-            let name = form_urlencoded_decode(name)?;
-            let value = form_urlencoded_decode(value)?;
-            if !value.is_empty() {
-                pairs.push((name, value));
+            let start = decoded.len();
+            decode_into(name, &mut decoded)?;
+            let middle = decoded.len();
+            decode_into(value, &mut decoded)?;
+            if decoded.len() == middle {
+                // An empty value counts as omitted.
+                decoded.truncate(start);
+            } else {
+                pairs.push((start..middle, middle..decoded.len()));
             }
         }
-        Ok(Self { pairs })
+        // Each component was checked; so is their concatenation.
+        let decoded = String::from_utf8(decoded).map_err(|_| FormError::NotUtf8)?;
+        Ok(Self { decoded, pairs })
     }
 
     /// A parameter that may appear at most once.
@@ -91,8 +115,8 @@ impl Form {
     pub fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
         self.pairs
             .iter()
-            .filter(move |(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+            .filter(move |(n, _)| &self.decoded[n.clone()] == name)
+            .map(|(_, v)| &self.decoded[v.clone()])
     }
 
     pub fn contains(&self, name: &str) -> bool {
@@ -109,6 +133,41 @@ mod tests {
         let f = Form::parse(b"scope=read+write&client_id=a%3Ab%25c").unwrap();
         assert_eq!(f.single("scope").unwrap(), Some("read write"));
         assert_eq!(f.single("client_id").unwrap(), Some("a:b%c"));
+    }
+
+    #[test]
+    fn one_buffer_holds_what_each_component_decodes_to() {
+        for body in [
+            &b"grant_type=client_credentials&scope=read"[..],
+            b"a=&b=%C3%A9t%C3%A9&&c=x+y&d&a=%25&e=%3D%26",
+            b"=v&n=",
+            b"",
+        ] {
+            let form = Form::parse(body).unwrap();
+            let mut expected = Vec::new();
+            for part in body.split(|&b| b == b'&').filter(|p| !p.is_empty()) {
+                let mut it = part.splitn(2, |&b| b == b'=');
+                let name = form_urlencoded_decode(it.next().unwrap()).unwrap();
+                let value = form_urlencoded_decode(it.next().unwrap_or(b"")).unwrap();
+                if !value.is_empty() {
+                    expected.push((name, value));
+                }
+            }
+            let got: Vec<(String, String)> = form
+                .pairs
+                .iter()
+                .map(|(n, v)| {
+                    (
+                        form.decoded[n.clone()].into(),
+                        form.decoded[v.clone()].into(),
+                    )
+                })
+                .collect();
+            assert_eq!(got, expected, "{}", String::from_utf8_lossy(body));
+        }
+        let form = Form::parse(b"a=%C3%A9&b=&a=x").unwrap();
+        assert_eq!(form.all("a").collect::<Vec<_>>(), ["é", "x"]);
+        assert!(!form.contains("b"));
     }
 
     #[test]
