@@ -360,6 +360,12 @@ impl TokenIssuer {
         let grant = terms.grant;
 
         let iat = now.timestamp();
+        // The last awaits come before the claims: what is held across an
+        // await is carried in every token request's future.
+        if let Some(proof) = &proof {
+            Box::pin(self.spend_proof(proof)).await?;
+        }
+        let rate_limit = self.count_quota(&client.client, iat).await?;
         let ttl = grant.ttl.as_secs();
         let scope = grant.scope.to_string();
         let jti = new_jti();
@@ -386,10 +392,6 @@ impl TokenIssuer {
                 x5t_s256: request.certificate.map(|c| c.thumbprint()),
             }),
         };
-        if let Some(proof) = &proof {
-            Box::pin(self.spend_proof(proof)).await?;
-        }
-        let rate_limit = self.count_quota(&client.client, iat).await?;
         let mut json = serde_json::to_vec(&claims).expect("claims serialize");
         let extra = terms.extra.as_deref().unwrap_or(&client.extra_claims);
         if !extra.is_empty() {

@@ -19,10 +19,9 @@ impl TokenIssuer {
             return Ok(None);
         };
         let mode = client.quota_mode;
-        let decision = self
-            .quotas
-            .count(client.id.as_str(), quota, mode, now)
-            .await;
+        // Boxed: only clients with a quota wait here, and inline its future
+        // would be carried by every token request's.
+        let decision = Box::pin(self.quotas.count(client.id.as_str(), quota, mode, now)).await;
         let limit = crate::oauth::RateLimit {
             limit: quota.limit,
             window: quota.window.secs() as u32,
