@@ -152,7 +152,30 @@ fn quoted(out: &mut String, text: &str) {
     }
 }
 
+/// One field's value, written as each format writes its type.
+#[derive(Clone, Copy)]
+enum Value<'a> {
+    Text(&'a str),
+    Address(std::net::IpAddr),
+    Status(u16),
+    Micros(u64),
+}
+
 impl RequestLine<'_> {
+    /// The fields after the message, in the formatter's order; absent ones
+    /// are left out.
+    fn fields(&self) -> [Option<(&'static str, Value<'_>)>; 7] {
+        [
+            Some(("method", Value::Text(self.method))),
+            Some(("route", Value::Text(self.route))),
+            self.address.map(|a| ("address", Value::Address(a))),
+            Some(("status", Value::Status(self.status))),
+            Some(("latency_ms", Value::Micros(self.latency_us))),
+            self.client_id.map(|c| ("client_id", Value::Text(c))),
+            self.outcome.map(|o| ("outcome", Value::Text(o))),
+        ]
+    }
+
     fn text(&self, out: &mut String, ansi: bool) {
         use std::fmt::Write;
         timestamp(out);
@@ -168,24 +191,19 @@ impl RequestLine<'_> {
         // and escaped as the formatter does.
         out.push_str("request{request_id=");
         out.push_str(self.request_id);
-        out.push_str("}: tokend::telemetry: request method=");
-        quoted(out, self.method);
-        out.push_str(" route=");
-        quoted(out, self.route);
-        if let Some(address) = self.address {
-            let _ = write!(out, " address={address}");
-        }
-        out.push_str(" status=");
-        out.push_str(itoa::Buffer::new().format(self.status));
-        out.push_str(" latency_ms=");
-        milliseconds(out, self.latency_us);
-        if let Some(client_id) = self.client_id {
-            out.push_str(" client_id=");
-            quoted(out, client_id);
-        }
-        if let Some(outcome) = self.outcome {
-            out.push_str(" outcome=");
-            quoted(out, outcome);
+        out.push_str("}: tokend::telemetry: request");
+        for (name, value) in self.fields().into_iter().flatten() {
+            out.push(' ');
+            out.push_str(name);
+            out.push('=');
+            match value {
+                Value::Text(text) => quoted(out, text),
+                Value::Address(address) => {
+                    let _ = write!(out, "{address}");
+                }
+                Value::Status(status) => out.push_str(itoa::Buffer::new().format(status)),
+                Value::Micros(micros) => milliseconds(out, micros),
+            }
         }
     }
 
@@ -203,24 +221,19 @@ impl RequestLine<'_> {
         } else {
             "\",\"level\":\"INFO\""
         });
-        out.push_str(",\"message\":\"request\",\"method\":");
-        string(out, self.method);
-        out.push_str(",\"route\":");
-        string(out, self.route);
-        if let Some(address) = self.address {
-            let _ = write!(out, ",\"address\":\"{address}\"");
-        }
-        out.push_str(",\"status\":");
-        out.push_str(itoa::Buffer::new().format(self.status));
-        out.push_str(",\"latency_ms\":");
-        milliseconds(out, self.latency_us);
-        if let Some(client_id) = self.client_id {
-            out.push_str(",\"client_id\":");
-            string(out, client_id);
-        }
-        if let Some(outcome) = self.outcome {
-            out.push_str(",\"outcome\":");
-            string(out, outcome);
+        out.push_str(",\"message\":\"request\"");
+        for (name, value) in self.fields().into_iter().flatten() {
+            out.push_str(",\"");
+            out.push_str(name);
+            out.push_str("\":");
+            match value {
+                Value::Text(text) => string(out, text),
+                Value::Address(address) => {
+                    let _ = write!(out, "\"{address}\"");
+                }
+                Value::Status(status) => out.push_str(itoa::Buffer::new().format(status)),
+                Value::Micros(micros) => milliseconds(out, micros),
+            }
         }
         out.push_str(",\"target\":\"tokend::telemetry\",\"span\":{\"request_id\":");
         string(out, self.request_id);
