@@ -14,13 +14,11 @@ use crate::oauth::{
     ClientAuthenticator, ClientDirectory, DenyList, TokenInspector, TokenIssuer, VerifiedTokens,
 };
 use crate::state::{AppState, load_all_clients};
-use crate::telemetry::RequestSpan;
 use actix_web::{App, HttpServer, web};
 use arc_swap::ArcSwap;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::time::Duration;
-use tracing_actix_web::TracingLogger;
 
 mod background;
 use background::{follow_changes, reload_on_sighup};
@@ -214,8 +212,7 @@ impl Application {
                 .app_data(metrics_data.clone())
                 .app_data(proxies.clone())
                 .app_data(cert_header.clone())
-                .wrap(actix_web::middleware::from_fn(http::forwarded::resolve))
-                .wrap(TracingLogger::<RequestSpan>::new())
+                .wrap(http::RequestLayer)
                 .configure(|cfg| {
                     if console {
                         crate::console::routes(cfg);

@@ -6,11 +6,9 @@
 //! log, mTLS and URL checks. A header from any other peer is ignored.
 
 use crate::config::TrustedProxies;
-use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::dev::ServiceRequest;
 use actix_web::http::header::HeaderMap;
-use actix_web::middleware::Next;
-use actix_web::{Error, HttpMessage, HttpRequest, web};
+use actix_web::{HttpMessage, HttpRequest, web};
 use std::net::IpAddr;
 use tokend_verify::mtls::{CertHeader, ClientCertificate};
 
@@ -240,43 +238,34 @@ pub fn resolve_origin(
     origin
 }
 
-/// Middleware: resolves the origin once per request, keeps it in the
-/// request's extensions and notes the address on the request's log line;
-/// echoes the request id in the response (one layer for both: each
-/// middleware layer costs a boxed future per request).
-pub async fn resolve(
-    request: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, Error> {
-    if let Some(peer) = request.peer_addr() {
-        // Whether this server speaks TLS; `connection_info()` would believe
-        // anyone's `Forwarded` header.
-        let https = request.app_config().secure();
-        let trusted = request.app_data::<web::Data<TrustedProxies>>();
-        let origin = match trusted {
-            Some(trusted) => resolve_origin(trusted, peer.ip(), https, request.headers()),
-            None => ClientOrigin {
-                address: peer.ip(),
-                https,
-            },
-        };
-        if let Some(CertHeaderSetting(Some(header))) = request
-            .app_data::<web::Data<CertHeaderSetting>>()
-            .map(|s| *s.get_ref())
-            && trusted.is_some_and(|t| t.contains(peer.ip()))
-            && let Some(cert) = forwarded_certificate(header, request.headers())
-        {
-            request.extensions_mut().insert(ForwardedCertificate(cert));
-        }
-        crate::telemetry::note_address(&request, origin.address);
-        request.extensions_mut().insert(origin);
+/// Resolves the origin of `request` once, keeps it in the request's
+/// extensions (with a certificate a trusted proxy forwarded) and notes the
+/// address on the request's log line; called by [`super::RequestLayer`].
+pub fn resolve(request: &ServiceRequest) {
+    let Some(peer) = request.peer_addr() else {
+        return;
+    };
+    // Whether this server speaks TLS; `connection_info()` would believe
+    // anyone's `Forwarded` header.
+    let https = request.app_config().secure();
+    let trusted = request.app_data::<web::Data<TrustedProxies>>();
+    let origin = match trusted {
+        Some(trusted) => resolve_origin(trusted, peer.ip(), https, request.headers()),
+        None => ClientOrigin {
+            address: peer.ip(),
+            https,
+        },
+    };
+    if let Some(CertHeaderSetting(Some(header))) = request
+        .app_data::<web::Data<CertHeaderSetting>>()
+        .map(|s| *s.get_ref())
+        && trusted.is_some_and(|t| t.contains(peer.ip()))
+        && let Some(cert) = forwarded_certificate(header, request.headers())
+    {
+        request.extensions_mut().insert(ForwardedCertificate(cert));
     }
-    let request_id = crate::telemetry::request_id_header(&request);
-    let mut response = next.call(request).await?;
-    if let Some((name, value)) = request_id {
-        response.headers_mut().insert(name, value);
-    }
-    Ok(response)
+    crate::telemetry::note_address(request, origin.address);
+    request.extensions_mut().insert(origin);
 }
 
 #[cfg(test)]

@@ -9,8 +9,11 @@ mod introspect;
 mod jwks;
 mod metadata;
 mod metrics;
+mod middleware;
 mod openapi;
 mod token;
+
+pub use middleware::RequestLayer;
 
 use crate::oauth::OAuthError;
 use actix_web::{HttpResponse, ResponseError, web};

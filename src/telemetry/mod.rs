@@ -6,13 +6,11 @@
 
 use crate::config::LogFormat;
 use crate::metrics::Metrics;
-use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{Error, HttpMessage, web};
 use std::time::Instant;
 use tracing::Span;
-use tracing_actix_web::RootSpanBuilder;
 use tracing_subscriber::EnvFilter;
 
 mod access_log;
@@ -72,7 +70,7 @@ struct RequestMeta {
     address: Option<std::net::IpAddr>,
 }
 
-static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// A request's id: generated here (16 hex digits, held inline) or the
 /// client's own `X-Request-Id`.
@@ -138,12 +136,6 @@ fn request_id(request: &ServiceRequest) -> RequestId {
     }
 }
 
-/// The root span of every request, and its one log line at the end. The
-/// span carries the request id (for every line logged inside the request);
-/// the client and the outcome are noted on it as typed values, not
-/// formatted fields, and go on the final line with the rest.
-pub struct RequestSpan;
-
 /// What code inside a request noted for its log line.
 #[derive(Default)]
 struct Notes {
@@ -190,63 +182,65 @@ fn notes_in(dispatch: &tracing::Dispatch, id: &tracing::Id, f: impl FnOnce(&mut 
     }
 }
 
-impl RootSpanBuilder for RequestSpan {
-    fn on_request_start(request: &ServiceRequest) -> Span {
-        let id = request_id(request);
-        let span = tracing::info_span!("request", request_id = %id);
-        request.extensions_mut().insert(RequestMeta {
-            id,
-            start: Instant::now(),
-            address: None,
-        });
-        span
-    }
+/// A request begins: its id, its span and its start time. The span
+/// carries the request id (for every line logged inside the request); the
+/// client and the outcome are noted on it as typed values, not formatted
+/// fields, and go on the request's one log line with the rest.
+pub fn request_started(request: &ServiceRequest) -> Span {
+    let id = request_id(request);
+    let span = tracing::info_span!("request", request_id = %id);
+    request.extensions_mut().insert(RequestMeta {
+        id,
+        start: Instant::now(),
+        address: None,
+    });
+    span
+}
 
-    fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, Error>) {
-        let Ok(response) = outcome else {
-            span.in_scope(|| tracing::warn!("request failed without a response"));
-            return;
-        };
-        let request = response.request();
-        let extensions = request.extensions();
-        let meta = extensions.get::<RequestMeta>();
-        let elapsed = meta.map(|m| m.start.elapsed()).unwrap_or_default();
-        let route = request.match_name();
-        if let Some(metrics) = request.app_data::<web::Data<Metrics>>() {
-            metrics.observe(route, elapsed.as_secs_f64());
-        }
-        // Unnamed routes (the console's) by their pattern, never a path
-        // with ids in it.
-        let pattern = route.is_none().then(|| request.match_pattern()).flatten();
-        let mut notes = Notes::default();
-        with_notes(&span, |n| notes = std::mem::take(n));
-        let line = RequestLine {
-            request_id: meta.map_or("", |m| m.id.as_str()),
-            method: request.method().as_str(),
-            route: route.or(pattern.as_deref()).unwrap_or("unmatched"),
-            address: meta.and_then(|m| m.address),
-            status: response.status().as_u16(),
-            latency_us: (elapsed.as_nanos() as f64 / 1000.0).round() as u64,
-            client_id: notes.client_id.as_deref(),
-            outcome: notes.outcome,
-            error: response.status().is_server_error(),
-        };
-        match ACCESS_LOG.get() {
-            Some(log) => log.write(&line),
-            None => span.in_scope(|| line.emit()),
-        }
+/// A request ends (called inside its span): the latency metric and the
+/// request's log line.
+pub fn request_ended<B>(span: &Span, outcome: &Result<ServiceResponse<B>, Error>) {
+    let Ok(response) = outcome else {
+        tracing::warn!("request failed without a response");
+        return;
+    };
+    let request = response.request();
+    let extensions = request.extensions();
+    let meta = extensions.get::<RequestMeta>();
+    let elapsed = meta.map(|m| m.start.elapsed()).unwrap_or_default();
+    let route = request.match_name();
+    if let Some(metrics) = request.app_data::<web::Data<Metrics>>() {
+        metrics.observe(route, elapsed.as_secs_f64());
+    }
+    // Unnamed routes (the console's) by their pattern, never a path with
+    // ids in it.
+    let pattern = route.is_none().then(|| request.match_pattern()).flatten();
+    let mut notes = Notes::default();
+    with_notes(span, |n| notes = std::mem::take(n));
+    let line = RequestLine {
+        request_id: meta.map_or("", |m| m.id.as_str()),
+        method: request.method().as_str(),
+        route: route.or(pattern.as_deref()).unwrap_or("unmatched"),
+        address: meta.and_then(|m| m.address),
+        status: response.status().as_u16(),
+        latency_us: (elapsed.as_nanos() as f64 / 1000.0).round() as u64,
+        client_id: notes.client_id.as_deref(),
+        outcome: notes.outcome,
+        error: response.status().is_server_error(),
+    };
+    match ACCESS_LOG.get() {
+        Some(log) => log.write(&line),
+        None => line.emit(),
     }
 }
 
 /// The request id as a response header value, to echo it for correlating
-/// with the log (the outer middleware in `http` adds it to the response).
-pub fn request_id_header(request: &ServiceRequest) -> Option<(HeaderName, HeaderValue)> {
+/// with the log (`http::RequestLayer` adds it to the response).
+pub fn request_id_header(request: &ServiceRequest) -> Option<HeaderValue> {
     let extensions = request.extensions();
     let id = &extensions.get::<RequestMeta>()?.id;
     // Ids are ASCII by construction (generated hex or a filtered header).
-    HeaderValue::from_str(id.as_str())
-        .ok()
-        .map(|v| (REQUEST_ID.clone(), v))
+    HeaderValue::from_str(id.as_str()).ok()
 }
 
 /// Notes on the current request's log line who the client is and how the

@@ -1,0 +1,157 @@
+//! The one middleware layer around every request: its span and request id,
+//! where it comes from (see [`super::forwarded`]), and at its end the
+//! latency metric, the request log line and the `X-Request-Id` echo.
+//!
+//! One hand-written layer, not one per concern: each actix-web layer costs
+//! its own future (often boxed) per request, and tracing-actix-web's logger
+//! also drew a UUID, stored two extensions and kept the span open while the
+//! body was written — all unused here, and measurable on the token path.
+
+use actix_web::Error;
+use actix_web::body::MessageBody;
+use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
+use actix_web::http::header::HeaderValue;
+use std::future::{Future, Ready, ready};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use tracing::Span;
+
+/// `App::wrap(RequestLayer)`.
+pub struct RequestLayer;
+
+impl<S, B> Transform<S, ServiceRequest> for RequestLayer
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error>,
+    B: MessageBody,
+{
+    type Response = ServiceResponse<B>;
+    type Error = Error;
+    type Transform = RequestService<S>;
+    type InitError = ();
+    type Future = Ready<Result<Self::Transform, Self::InitError>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        ready(Ok(RequestService { service }))
+    }
+}
+
+pub struct RequestService<S> {
+    service: S,
+}
+
+impl<S, B> Service<ServiceRequest> for RequestService<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error>,
+    B: MessageBody,
+{
+    type Response = ServiceResponse<B>;
+    type Error = Error;
+    type Future = Traced<S::Future>;
+
+    forward_ready!(service);
+
+    fn call(&self, request: ServiceRequest) -> Self::Future {
+        let span = crate::telemetry::request_started(&request);
+        super::forwarded::resolve(&request);
+        let request_id = crate::telemetry::request_id_header(&request);
+        let inner = span.in_scope(|| self.service.call(request));
+        Traced {
+            inner,
+            span,
+            request_id,
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The inner service's future, polled inside the request's span.
+    pub struct Traced<F> {
+        #[pin]
+        inner: F,
+        span: Span,
+        request_id: Option<HeaderValue>,
+    }
+}
+
+impl<F, B> Future for Traced<F>
+where
+    F: Future<Output = Result<ServiceResponse<B>, Error>>,
+{
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let _entered = this.span.enter();
+        let mut outcome = std::task::ready!(this.inner.poll(cx));
+        crate::telemetry::request_ended(this.span, &outcome);
+        if let (Ok(response), Some(id)) = (&mut outcome, this.request_id.take()) {
+            response
+                .headers_mut()
+                .insert(crate::telemetry::REQUEST_ID.clone(), id);
+        }
+        Poll::Ready(outcome)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::{App, HttpRequest, HttpResponse, test, web};
+
+    /// Answers with the name of the span it runs in and the address the
+    /// layer resolved.
+    async fn probe(req: HttpRequest) -> HttpResponse {
+        let span = Span::current()
+            .metadata()
+            .map_or("none", |m| m.name())
+            .to_owned();
+        let origin = crate::http::forwarded::client_origin(&req).map(|o| o.address.to_string());
+        HttpResponse::Ok().body(format!("{span} {}", origin.unwrap_or_default()))
+    }
+
+    #[actix_web::test]
+    async fn each_request_runs_in_its_span_with_its_origin_and_echoes_its_id() {
+        let _subscriber = tracing::subscriber::set_default(tracing_subscriber::registry());
+        let app = test::init_service(
+            App::new()
+                .wrap(RequestLayer)
+                .route("/probe", web::get().to(probe)),
+        )
+        .await;
+        let peer = "192.0.2.7:4000".parse().unwrap();
+
+        let given = test::TestRequest::get()
+            .uri("/probe")
+            .peer_addr(peer)
+            .insert_header(("x-request-id", "trace-me-42"))
+            .to_request();
+        let response = test::call_service(&app, given).await;
+        assert_eq!(
+            response.headers().get("x-request-id").unwrap(),
+            "trace-me-42"
+        );
+        assert_eq!(test::read_body(response).await, "request 192.0.2.7");
+
+        // Not an id to echo (a space): a generated one instead.
+        let bad = test::TestRequest::get()
+            .uri("/probe")
+            .peer_addr(peer)
+            .insert_header(("x-request-id", "two words"))
+            .to_request();
+        let response = test::call_service(&app, bad).await;
+        let id = response
+            .headers()
+            .get("x-request-id")
+            .unwrap()
+            .to_str()
+            .unwrap();
+        assert_eq!(id.len(), 16, "{id}");
+        assert!(id.bytes().all(|b| b.is_ascii_hexdigit()), "{id}");
+
+        // Outside a request, no request span.
+        assert_ne!(
+            Span::current().metadata().map(|m| m.name()),
+            Some("request")
+        );
+    }
+}
