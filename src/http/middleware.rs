@@ -7,6 +7,7 @@
 //! also drew a UUID, stored two extensions and kept the span open while the
 //! body was written — all unused here, and measurable on the token path.
 
+use crate::telemetry::Notes;
 use actix_web::Error;
 use actix_web::body::MessageBody;
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
@@ -59,6 +60,7 @@ where
             inner,
             span,
             request_id,
+            notes: Notes::default(),
         }
     }
 }
@@ -70,6 +72,7 @@ pin_project_lite::pin_project! {
         inner: F,
         span: Span,
         request_id: Option<HeaderValue>,
+        notes: Notes,
     }
 }
 
@@ -82,8 +85,10 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let _entered = this.span.enter();
-        let mut outcome = std::task::ready!(this.inner.poll(cx));
-        crate::telemetry::request_ended(this.span, &outcome);
+        let inner = this.inner;
+        let polled = crate::telemetry::with_request_notes(this.notes, || inner.poll(cx));
+        let mut outcome = std::task::ready!(polled);
+        crate::telemetry::request_ended(std::mem::take(this.notes), &outcome);
         if let (Ok(response), Some(id)) = (&mut outcome, this.request_id.take()) {
             response
                 .headers_mut()

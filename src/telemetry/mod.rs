@@ -136,56 +136,42 @@ fn request_id(request: &ServiceRequest) -> RequestId {
     }
 }
 
-/// What code inside a request noted for its log line.
+/// What code inside a request noted for its log line (the client and the
+/// outcome, as typed values, not formatted fields).
 #[derive(Default)]
-struct Notes {
+pub struct Notes {
     client_id: Option<Box<str>>,
     outcome: Option<&'static str>,
 }
 
-/// Runs `f` on the notes of the innermost `request` span around `span`
-/// (nothing when no registry-based subscriber is installed).
-fn with_notes(span: &Span, f: impl FnOnce(&mut Notes)) {
-    span.with_subscriber(|(id, dispatch)| notes_in(dispatch, id, f));
+thread_local! {
+    /// The notes of the request being polled on this thread: the request's
+    /// middleware moves them in for each poll and takes them back after
+    /// (no lookup in the span registry per note).
+    static CURRENT_NOTES: std::cell::Cell<Notes> = std::cell::Cell::new(Notes::default());
 }
 
-/// [`with_notes`] for the current span, without taking a handle on it
-/// (`Span::current()` would count a reference up and down in the registry).
-fn with_current_notes(f: impl FnOnce(&mut Notes)) {
-    let mut f = Some(f);
-    tracing::dispatcher::get_default(|dispatch| {
-        if let (Some(id), Some(f)) = (dispatch.current_span().id(), f.take()) {
-            notes_in(dispatch, id, f);
-        }
+/// Runs `poll` with `notes` as this thread's current request notes; what
+/// `poll` noted is in `notes` afterwards.
+pub fn with_request_notes<R>(notes: &mut Notes, poll: impl FnOnce() -> R) -> R {
+    let outside = CURRENT_NOTES.with(|c| c.replace(std::mem::take(notes)));
+    let result = poll();
+    *notes = CURRENT_NOTES.with(|c| c.replace(outside));
+    result
+}
+
+fn note(f: impl FnOnce(&mut Notes)) {
+    CURRENT_NOTES.with(|c| {
+        let mut notes = c.take();
+        f(&mut notes);
+        c.set(notes);
     });
-}
-
-fn notes_in(dispatch: &tracing::Dispatch, id: &tracing::Id, f: impl FnOnce(&mut Notes)) {
-    use tracing_subscriber::registry::{LookupSpan, Registry};
-    let Some(registry) = dispatch.downcast_ref::<Registry>() else {
-        return;
-    };
-    let Some(current) = registry.span(id) else {
-        return;
-    };
-    let Some(request) = current.scope().find(|s| s.name() == "request") else {
-        return;
-    };
-    let mut extensions = request.extensions_mut();
-    match extensions.get_mut::<Notes>() {
-        Some(notes) => f(notes),
-        None => {
-            let mut notes = Notes::default();
-            f(&mut notes);
-            extensions.insert(notes);
-        }
-    }
 }
 
 /// A request begins: its id, its span and its start time. The span
 /// carries the request id (for every line logged inside the request); the
-/// client and the outcome are noted on it as typed values, not formatted
-/// fields, and go on the request's one log line with the rest.
+/// client and the outcome noted while it runs ([`Notes`]) go on the
+/// request's one log line with the rest.
 pub fn request_started(request: &ServiceRequest) -> Span {
     let id = request_id(request);
     let span = tracing::info_span!("request", request_id = %id);
@@ -199,7 +185,7 @@ pub fn request_started(request: &ServiceRequest) -> Span {
 
 /// A request ends (called inside its span): the latency metric and the
 /// request's log line.
-pub fn request_ended<B>(span: &Span, outcome: &Result<ServiceResponse<B>, Error>) {
+pub fn request_ended<B>(notes: Notes, outcome: &Result<ServiceResponse<B>, Error>) {
     let Ok(response) = outcome else {
         tracing::warn!("request failed without a response");
         return;
@@ -215,8 +201,6 @@ pub fn request_ended<B>(span: &Span, outcome: &Result<ServiceResponse<B>, Error>
     // Unnamed routes (the console's) by their pattern, never a path with
     // ids in it.
     let pattern = route.is_none().then(|| request.match_pattern()).flatten();
-    let mut notes = Notes::default();
-    with_notes(span, |n| notes = std::mem::take(n));
     let line = RequestLine {
         request_id: meta.map_or("", |m| m.id.as_str()),
         method: request.method().as_str(),
@@ -246,11 +230,11 @@ pub fn request_id_header(request: &ServiceRequest) -> Option<HeaderValue> {
 /// Notes on the current request's log line who the client is and how the
 /// request ended (`issued`, or an RFC 6749 error code).
 pub fn record_client(client_id: &str) {
-    with_current_notes(|n| n.client_id = Some(client_id.into()));
+    note(|n| n.client_id = Some(client_id.into()));
 }
 
 pub fn record_outcome(outcome: &'static str) {
-    with_current_notes(|n| n.outcome = Some(outcome));
+    note(|n| n.outcome = Some(outcome));
 }
 
 /// Notes the client's address (the peer, or what a trusted proxy forwarded)
@@ -264,6 +248,21 @@ pub fn note_address(request: &ServiceRequest, address: std::net::IpAddr) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn notes_belong_to_the_request_being_polled() {
+        let (mut a, mut b) = (Notes::default(), Notes::default());
+        with_request_notes(&mut a, || record_client("alice"));
+        with_request_notes(&mut b, || record_outcome("invalid_client"));
+        with_request_notes(&mut a, || record_outcome("issued"));
+        // Outside any request: kept apart from every request's notes.
+        record_client("outside");
+        with_request_notes(&mut b, || {});
+        assert_eq!(a.client_id.as_deref(), Some("alice"));
+        assert_eq!(a.outcome, Some("issued"));
+        assert_eq!(b.client_id, None);
+        assert_eq!(b.outcome, Some("invalid_client"));
+    }
 
     #[test]
     fn generated_request_ids_are_sixteen_hex_digits_and_differ() {
