@@ -43,23 +43,24 @@ pub fn form_urlencoded_decode(input: &[u8]) -> Result<String, FormError> {
 /// they are UTF-8.
 fn decode_into(input: &[u8], out: &mut Vec<u8>) -> Result<(), FormError> {
     let start = out.len();
-    let mut i = 0;
-    while i < input.len() {
-        match input[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hi = input.get(i + 1).copied().and_then(hex);
-                let lo = input.get(i + 2).copied().and_then(hex);
-                match (hi, lo) {
-                    (Some(hi), Some(lo)) => out.push(hi << 4 | lo),
-                    _ => return Err(FormError::BadEscape),
-                }
-                i += 2;
-            }
-            b => out.push(b),
+    // Runs without `+` or `%` are copied whole, not byte by byte.
+    let mut rest = input;
+    while let Some(at) = rest.iter().position(|&b| b == b'+' || b == b'%') {
+        out.extend_from_slice(&rest[..at]);
+        if rest[at] == b'+' {
+            out.push(b' ');
+            rest = &rest[at + 1..];
+            continue;
         }
-        i += 1;
+        let hi = rest.get(at + 1).copied().and_then(hex);
+        let lo = rest.get(at + 2).copied().and_then(hex);
+        match (hi, lo) {
+            (Some(hi), Some(lo)) => out.push(hi << 4 | lo),
+            _ => return Err(FormError::BadEscape),
+        }
+        rest = &rest[at + 3..];
     }
+    out.extend_from_slice(rest);
     match std::str::from_utf8(&out[start..]) {
         Ok(_) => Ok(()),
         Err(_) => Err(FormError::NotUtf8),
@@ -190,6 +191,23 @@ mod tests {
         let f = Form::parse(b"scope=&scope=read&x").unwrap();
         assert_eq!(f.single("scope").unwrap(), Some("read"));
         assert!(!f.contains("x"));
+    }
+
+    proptest::proptest! {
+        /// Where the strict decoder accepts a component, it decodes it as
+        /// the `form_urlencoded` crate does.
+        #[test]
+        fn decodes_as_the_form_urlencoded_crate(
+            input in proptest::collection::vec(
+                proptest::sample::select(b"ab+%2FC3A9x".to_vec()), 0..24)
+        ) {
+            if let Ok(ours) = form_urlencoded_decode(&input) {
+                let mut body = b"n=".to_vec();
+                body.extend_from_slice(&input);
+                let (_, theirs) = form_urlencoded::parse(&body).next().unwrap();
+                proptest::prop_assert_eq!(ours, theirs.into_owned());
+            }
+        }
     }
 
     #[test]
