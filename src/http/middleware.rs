@@ -53,9 +53,13 @@ where
 
     fn call(&self, request: ServiceRequest) -> Self::Future {
         let span = crate::telemetry::request_started(&request);
-        super::forwarded::resolve(&request);
         let request_id = crate::telemetry::request_id_header(&request);
-        let inner = span.in_scope(|| self.service.call(request));
+        // Inside the span: a warning about a forwarded header carries the
+        // request id.
+        let inner = span.in_scope(|| {
+            super::forwarded::resolve(&request);
+            self.service.call(request)
+        });
         Traced {
             inner,
             span,
@@ -114,6 +118,27 @@ mod tests {
         HttpResponse::Ok().body(format!("{span} {}", origin.unwrap_or_default()))
     }
 
+    /// Records the name of the span each warning was logged in.
+    struct SpanOfEvents(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+    impl<S> tracing_subscriber::Layer<S> for SpanOfEvents
+    where
+        S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    {
+        fn on_event(
+            &self,
+            event: &tracing::Event<'_>,
+            ctx: tracing_subscriber::layer::Context<'_, S>,
+        ) {
+            if *event.metadata().level() == tracing::Level::WARN {
+                let span = ctx
+                    .event_span(event)
+                    .map_or("none".into(), |s| s.name().into());
+                self.0.lock().unwrap().push(span);
+            }
+        }
+    }
+
     #[actix_web::test]
     async fn each_request_runs_in_its_span_with_its_origin_and_echoes_its_id() {
         let _subscriber = tracing::subscriber::set_default(tracing_subscriber::registry());
@@ -152,6 +177,36 @@ mod tests {
             .unwrap();
         assert_eq!(id.len(), 16, "{id}");
         assert!(id.bytes().all(|b| b.is_ascii_hexdigit()), "{id}");
+
+        // A warning while resolving the origin (a malformed certificate
+        // header from a trusted proxy) is logged inside the request's span.
+        let app = test::init_service(
+            App::new()
+                .app_data(web::Data::new(
+                    crate::config::TrustedProxies::parse("192.0.2.0/24").unwrap(),
+                ))
+                .app_data(web::Data::new(crate::http::forwarded::CertHeaderSetting(
+                    Some(tokend_verify::mtls::CertHeader::UrlEncodedPem),
+                )))
+                .wrap(RequestLayer)
+                .route("/probe", web::get().to(probe)),
+        )
+        .await;
+        drop(_subscriber);
+        let warned = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let _subscriber = {
+            use tracing_subscriber::layer::SubscriberExt;
+            tracing::subscriber::set_default(
+                tracing_subscriber::registry().with(SpanOfEvents(warned.clone())),
+            )
+        };
+        let forwarded = test::TestRequest::get()
+            .uri("/probe")
+            .peer_addr(peer)
+            .insert_header(("x-ssl-client-cert", "not a certificate"))
+            .to_request();
+        test::call_service(&app, forwarded).await;
+        assert_eq!(*warned.lock().unwrap(), ["request"]);
 
         // Outside a request, no request span.
         assert_ne!(
