@@ -95,7 +95,7 @@ fn issuance(c: &mut Criterion) {
             b.to_async(&rt).iter(|| async {
                 tokens
                     .token(
-                        tokend::oauth::RequestContext {
+                        &tokend::oauth::RequestContext {
                             content_type: Some(b"application/x-www-form-urlencoded"),
                             authorization: Some(header.as_bytes()),
                             ..Default::default()

@@ -244,7 +244,7 @@ pub async fn login(req: HttpRequest, body: web::Bytes, state: web::Data<AppState
     let issued = state
         .tokens
         .token(
-            crate::oauth::RequestContext {
+            &crate::oauth::RequestContext {
                 content_type: Some(b"application/x-www-form-urlencoded"),
                 address: origin.map(|o| o.address),
                 ..Default::default()

@@ -109,17 +109,22 @@ pub async fn token(req: HttpRequest, payload: web::Payload) -> Result<HttpRespon
         };
         Some(format!("{scheme}://{host}/token"))
     });
-    let certificate = super::forwarded::client_certificate(&req);
+    // Boxed: most requests have none, and every request's future would
+    // carry its room otherwise.
+    let certificate = super::forwarded::client_certificate(&req).map(Box::new);
+    // Before the call, not inside its argument: the `?` there would keep
+    // its result in the future across the await.
+    let authorization = super::authorization(&req)?;
     let response = state
         .tokens
         .token(
-            crate::oauth::RequestContext {
+            &crate::oauth::RequestContext {
                 content_type: headers.get(header::CONTENT_TYPE).map(|v| v.as_bytes()),
-                authorization: super::authorization(&req)?,
+                authorization,
                 dpop,
                 url: url.as_deref(),
                 address: origin.map(|o| o.address),
-                certificate: certificate.as_ref(),
+                certificate: certificate.as_deref(),
             },
             &body,
         )

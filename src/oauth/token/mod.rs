@@ -235,7 +235,7 @@ impl TokenIssuer {
     /// counts the outcome and notes it on the request's log line.
     pub async fn token(
         &self,
-        request: RequestContext<'_>,
+        request: &RequestContext<'_>,
         body: &[u8],
     ) -> Result<TokenResponse, OAuthError> {
         let mut labels = Labels {
@@ -255,7 +255,7 @@ impl TokenIssuer {
 
     async fn issue(
         &self,
-        request: RequestContext<'_>,
+        request: &RequestContext<'_>,
         body: &[u8],
         labels: &mut Labels,
     ) -> Result<TokenResponse, OAuthError> {
@@ -264,7 +264,7 @@ impl TokenIssuer {
             authorization,
             address,
             ..
-        } = request;
+        } = *request;
         let form = parse_form(content_type, body)?;
         let bad = |e: super::FormError| OAuthError::invalid_request(e.to_string());
         let (jwt_bearer, exchange) = match form.single("grant_type").map_err(bad)? {
@@ -305,10 +305,13 @@ impl TokenIssuer {
         let now = self.clock.now();
         // The proof is checked before the client (it needs no client); its
         // jti is spent only once the token is granted.
+        // Boxed: most requests have none, and every request's future would
+        // carry its room otherwise.
         let proof = request
             .dpop
             .map(|header| self.check_proof(header, request.url, now.timestamp()))
-            .transpose()?;
+            .transpose()?
+            .map(Box::new);
         let client = if jwt_bearer {
             labels.method = "federated";
             // The cold grants are boxed: their futures are large, and every
@@ -325,9 +328,13 @@ impl TokenIssuer {
                 }
                 other => other.method_name(),
             };
-            self.auth
-                .authenticate(credentials, now, address, request.certificate)
-                .await?
+            // Boxed: a future this size in the token request's own future
+            // would put that future past glibc's fast allocation path.
+            Box::pin(
+                self.auth
+                    .authenticate(credentials, now, address, request.certificate),
+            )
+            .await?
         };
         if exchange {
             if !client.client.grant_token_exchange {
