@@ -6,9 +6,10 @@
 //!
 //! With `ALG=ES256|EdDSA|RS256`: the least a token endpoint can do. The same
 //! form and Basic parse, a fixed-secret check (keyed SHA-256, constant time,
-//! as tokend does), then a fresh JWS per request with the same header and
-//! claims as tokend's (new `iat`, `exp`, `jti`) signed with a key parsed once
-//! by aws-lc-rs, and no logging. Whatever tokend spends beyond this is its own
+//! as tokend does), then a fresh JWS per request with the same header (the
+//! key's RFC 7638 thumbprint as `kid`) and claims as tokend's (its issuer
+//! `http://LISTEN`; new `iat`, `exp`, `jti`) signed with a key parsed once by
+//! aws-lc-rs, and no logging. Whatever tokend spends beyond this is its own
 //! overhead.
 //!
 //! LISTEN (default 127.0.0.1:18300), CLIENT_SECRET (default `x`).
@@ -24,6 +25,8 @@ use tokend::keys::{Signer, generate};
 use tokend::oauth::{ClientSecret, hash_secret, verify_secret};
 
 struct Ceiling {
+    /// `http://` and the listening address, as tokend's default issuer.
+    issuer: String,
     signer: Option<Signer>,
     pepper: hmac::Key,
     secret: SecretHash,
@@ -62,11 +65,12 @@ async fn token(req: HttpRequest, body: web::Bytes, ceiling: web::Data<Ceiling>) 
         return HttpResponse::Unauthorized().finish();
     }
     let id = String::from_utf8_lossy(id);
+    let issuer = &ceiling.issuer;
     let now = chrono::Utc::now().timestamp();
     let mut jti = [0u8; 16];
     SystemRandom::new().fill(&mut jti).expect("random");
     let claims = format!(
-        r#"{{"iss":"http://127.0.0.1:18300","sub":"{id}","aud":"http://127.0.0.1:18300","exp":{},"iat":{now},"nbf":{now},"jti":"{}","client_id":"{id}","scope":"read"}}"#,
+        r#"{{"iss":"{issuer}","sub":"{id}","aud":"{issuer}","exp":{},"iat":{now},"nbf":{now},"jti":"{}","client_id":"{id}","scope":"read"}}"#,
         now + 3600,
         URL_SAFE_NO_PAD.encode(jti)
     );
@@ -86,14 +90,16 @@ async fn main() -> std::io::Result<()> {
     let signer = match std::env::var("ALG") {
         Ok(alg) => {
             let alg: Algorithm = alg.parse().expect("ALG is ES256, EdDSA or RS256");
+            // The kid is the key's thumbprint, as tokend's: the same header.
             let key = generate(alg).expect("a key");
-            Some(Signer::from_pkcs8(alg, "ceiling", &key.pkcs8).expect("parsed once"))
+            Some(Signer::from_pkcs8(alg, &key.kid, &key.pkcs8).expect("parsed once"))
         }
         Err(_) => None,
     };
     let pepper = hmac::Key::new(hmac::HMAC_SHA256, b"ceiling pepper");
     let secret = std::env::var("CLIENT_SECRET").unwrap_or_else(|_| "x".into());
     let ceiling = web::Data::from(Arc::new(Ceiling {
+        issuer: format!("http://{listen}"),
         secret: hash_secret(&pepper, &ClientSecret::from(secret)),
         signer,
         pepper,
