@@ -16,48 +16,14 @@ use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use secrecy::ExposeSecret;
-use serde::Serialize;
 use std::sync::Arc;
 
+mod claims;
 mod proof;
 mod quota;
 mod response;
+use claims::{Aud, Claims, Confirmation};
 pub use response::TokenResponse;
-
-#[derive(Serialize)]
-#[serde(untagged)]
-enum Aud<'a> {
-    One(&'a str),
-    Many(Vec<&'a str>),
-}
-
-/// RFC 7800: what a token is bound to — a DPoP key (RFC 9449 §6), a client
-/// certificate (RFC 8705 §3.1), or both.
-#[derive(Serialize)]
-struct Confirmation<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    jkt: Option<&'a str>,
-    #[serde(rename = "x5t#S256", skip_serializing_if = "Option::is_none")]
-    x5t_s256: Option<String>,
-}
-
-#[derive(Serialize)]
-struct Claims<'a> {
-    iss: &'a str,
-    sub: &'a str,
-    aud: Aud<'a>,
-    exp: i64,
-    iat: i64,
-    nbf: i64,
-    jti: &'a str,
-    client_id: &'a str,
-    scope: &'a str,
-    /// RFC 8693 §4.1: who acts for `sub` (token exchange).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    act: Option<&'a serde_json::Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    cnf: Option<Confirmation<'a>>,
-}
 
 /// What a token request came with besides its body.
 #[derive(Debug, Default, Clone, Copy)]
@@ -354,13 +320,7 @@ impl TokenIssuer {
                 x5t_s256: request.certificate.map(|c| c.thumbprint()),
             }),
         };
-        let mut json = serde_json::to_vec(&claims).expect("claims serialize");
-        let extra = terms.extra.as_deref().unwrap_or(&client.extra_claims);
-        if !extra.is_empty() {
-            json.pop();
-            json.extend_from_slice(extra.as_bytes());
-            json.push(b'}');
-        }
+        let json = claims.to_json(terms.extra.as_deref().unwrap_or(&client.extra_claims));
         let ring = self.ring.load();
         let signer = ring
             .signer(iat)

@@ -21,7 +21,7 @@ impl TokenResponse {
     /// The response body, byte for byte what `serde_json` writes for this
     /// struct, written in one allocation of the right size. The access token
     /// is a compact JWS tokend signed (base64url and dots), which never
-    /// needs escaping; the scope goes through `serde_json`'s escaping.
+    /// needs escaping; the scope is escaped where it needs it.
     pub fn to_json(&self) -> Vec<u8> {
         debug_assert!(
             self.access_token
@@ -42,8 +42,7 @@ impl TokenResponse {
         out.extend_from_slice(b"\",\"expires_in\":");
         out.extend_from_slice(itoa::Buffer::new().format(self.expires_in).as_bytes());
         out.extend_from_slice(b",\"scope\":");
-        // Writing a string into a Vec cannot fail.
-        let _ = serde_json::to_writer(&mut out, &self.scope);
+        super::claims::string(&mut out, &self.scope);
         out.push(b'}');
         out
     }
