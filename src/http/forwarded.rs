@@ -264,7 +264,7 @@ pub fn resolve(request: &ServiceRequest) {
     {
         request.extensions_mut().insert(ForwardedCertificate(cert));
     }
-    crate::telemetry::note_address(request, origin.address);
+    crate::telemetry::note_address(origin.address);
     request.extensions_mut().insert(origin);
 }
 

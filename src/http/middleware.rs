@@ -7,7 +7,7 @@
 //! also drew a UUID, stored two extensions and kept the span open while the
 //! body was written — all unused here, and measurable on the token path.
 
-use crate::telemetry::Notes;
+use crate::telemetry::RequestScope;
 use actix_web::Error;
 use actix_web::body::MessageBody;
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
@@ -15,7 +15,6 @@ use actix_web::http::header::HeaderValue;
 use std::future::{Future, Ready, ready};
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use tracing::Span;
 
 /// `App::wrap(RequestLayer)`.
 pub struct RequestLayer;
@@ -52,31 +51,30 @@ where
     forward_ready!(service);
 
     fn call(&self, request: ServiceRequest) -> Self::Future {
-        let span = crate::telemetry::request_started(&request);
-        let request_id = crate::telemetry::request_id_header(&request);
-        // Inside the span: a warning about a forwarded header carries the
-        // request id.
-        let inner = span.in_scope(|| {
+        let mut scope = crate::telemetry::request_started(&request);
+        let request_id = crate::telemetry::request_id_header(&scope);
+        // Inside the request: a warning about a forwarded header carries
+        // the request id.
+        let inner = crate::telemetry::in_request(&mut scope, || {
             super::forwarded::resolve(&request);
             self.service.call(request)
         });
         Traced {
             inner,
-            span,
+            scope,
             request_id,
-            notes: Notes::default(),
         }
     }
 }
 
 pin_project_lite::pin_project! {
-    /// The inner service's future, polled inside the request's span.
+    /// The inner service's future, polled inside its request (its notes,
+    /// its span when something logs).
     pub struct Traced<F> {
         #[pin]
         inner: F,
-        span: Span,
+        scope: RequestScope,
         request_id: Option<HeaderValue>,
-        notes: Notes,
     }
 }
 
@@ -88,11 +86,15 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let _entered = this.span.enter();
         let inner = this.inner;
-        let polled = crate::telemetry::with_request_notes(this.notes, || inner.poll(cx));
+        let polled = crate::telemetry::in_request(this.scope, || {
+            let polled = inner.poll(cx);
+            if let Poll::Ready(outcome) = &polled {
+                crate::telemetry::request_ended(outcome);
+            }
+            polled
+        });
         let mut outcome = std::task::ready!(polled);
-        crate::telemetry::request_ended(std::mem::take(this.notes), &outcome);
         if let (Ok(response), Some(id)) = (&mut outcome, this.request_id.take()) {
             response
                 .headers_mut()
@@ -105,7 +107,9 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::telemetry::LazyRequestSpans;
     use actix_web::{App, HttpRequest, HttpResponse, test, web};
+    use tracing::Span;
 
     /// Answers with the name of the span it runs in and the address the
     /// layer resolved.
@@ -118,7 +122,8 @@ mod tests {
         HttpResponse::Ok().body(format!("{span} {}", origin.unwrap_or_default()))
     }
 
-    /// Records the name of the span each warning was logged in.
+    /// Records the level of each event and the name of the span it was
+    /// logged in.
     struct SpanOfEvents(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
 
     impl<S> tracing_subscriber::Layer<S> for SpanOfEvents
@@ -130,18 +135,18 @@ mod tests {
             event: &tracing::Event<'_>,
             ctx: tracing_subscriber::layer::Context<'_, S>,
         ) {
-            if *event.metadata().level() == tracing::Level::WARN {
-                let span = ctx
-                    .event_span(event)
-                    .map_or("none".into(), |s| s.name().into());
-                self.0.lock().unwrap().push(span);
-            }
+            let span = ctx
+                .event_span(event)
+                .map_or("none".into(), |s| s.name().to_owned());
+            let level = event.metadata().level();
+            self.0.lock().unwrap().push(format!("{level} in {span}"));
         }
     }
 
     #[actix_web::test]
     async fn each_request_runs_in_its_span_with_its_origin_and_echoes_its_id() {
-        let _subscriber = tracing::subscriber::set_default(tracing_subscriber::registry());
+        let _subscriber =
+            tracing::subscriber::set_default(LazyRequestSpans(tracing_subscriber::registry()));
         let app = test::init_service(
             App::new()
                 .wrap(RequestLayer)
@@ -189,16 +194,17 @@ mod tests {
                     Some(tokend_verify::mtls::CertHeader::UrlEncodedPem),
                 )))
                 .wrap(RequestLayer)
-                .route("/probe", web::get().to(probe)),
+                .route("/probe", web::get().to(probe))
+                .route("/quiet", web::get().to(HttpResponse::Ok)),
         )
         .await;
         drop(_subscriber);
         let warned = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let _subscriber = {
             use tracing_subscriber::layer::SubscriberExt;
-            tracing::subscriber::set_default(
+            tracing::subscriber::set_default(LazyRequestSpans(
                 tracing_subscriber::registry().with(SpanOfEvents(warned.clone())),
-            )
+            ))
         };
         let forwarded = test::TestRequest::get()
             .uri("/probe")
@@ -206,7 +212,20 @@ mod tests {
             .insert_header(("x-ssl-client-cert", "not a certificate"))
             .to_request();
         test::call_service(&app, forwarded).await;
-        assert_eq!(*warned.lock().unwrap(), ["request"]);
+        // So is the request's line (an ordinary event without `serve`'s
+        // access log).
+        assert_eq!(
+            *warned.lock().unwrap(),
+            ["WARN in request", "INFO in request"]
+        );
+        // Also when nothing was logged before it.
+        warned.lock().unwrap().clear();
+        let plain = test::TestRequest::get()
+            .uri("/quiet")
+            .peer_addr(peer)
+            .to_request();
+        test::call_service(&app, plain).await;
+        assert_eq!(*warned.lock().unwrap(), ["INFO in request"]);
 
         // Outside a request, no request span.
         assert_ne!(

@@ -8,14 +8,17 @@ use crate::config::LogFormat;
 use crate::metrics::Metrics;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
-use actix_web::{Error, HttpMessage, web};
-use std::time::Instant;
-use tracing::Span;
+use actix_web::{Error, web};
 use tracing_subscriber::EnvFilter;
 
 mod access_log;
+mod request_scope;
 mod writer;
 use access_log::{ACCESS_LOG, AccessLog, RequestLine};
+use request_scope::RequestId;
+pub use request_scope::{
+    LazyRequestSpans, RequestScope, in_request, note_address, record_client, record_outcome,
+};
 pub use writer::{LogGuard, LogWriter};
 
 /// Logging for `serve`: lines go to stderr through a background writer (see
@@ -50,50 +53,24 @@ where
         .with_env_filter(filter)
         .with_ansi(ansi)
         .with_writer(writer);
+    use tracing_subscriber::util::SubscriberInitExt;
     let result = match format {
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .with_span_list(false)
-            .try_init(),
-        LogFormat::Pretty => builder.try_init(),
+        LogFormat::Json => LazyRequestSpans(
+            builder
+                .json()
+                .flatten_event(true)
+                .with_current_span(true)
+                .with_span_list(false)
+                .finish(),
+        )
+        .try_init(),
+        LogFormat::Pretty => LazyRequestSpans(builder.finish()).try_init(),
     };
     // A second init (tests) keeps the first subscriber.
     let _ = result;
 }
 
-struct RequestMeta {
-    id: RequestId,
-    start: Instant,
-    /// The client's address, noted by the forwarded-address middleware.
-    address: Option<std::net::IpAddr>,
-}
-
 pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-
-/// A request's id: generated here (16 hex digits, held inline) or the
-/// client's own `X-Request-Id`.
-enum RequestId {
-    Generated([u8; 16]),
-    Given(Box<str>),
-}
-
-impl RequestId {
-    fn as_str(&self) -> &str {
-        match self {
-            // Hex digits only, so always UTF-8.
-            RequestId::Generated(hex) => std::str::from_utf8(hex).unwrap_or_default(),
-            RequestId::Given(id) => id,
-        }
-    }
-}
-
-impl std::fmt::Display for RequestId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// A request id: a process-random 64-bit start, then a counter pushed
 /// through a bijection (unique in the process, unguessable enough for a
@@ -136,113 +113,59 @@ fn request_id(request: &ServiceRequest) -> RequestId {
     }
 }
 
-/// What code inside a request noted for its log line (the client and the
-/// outcome, as typed values, not formatted fields).
-#[derive(Default)]
-pub struct Notes {
-    client_id: Option<Box<str>>,
-    outcome: Option<&'static str>,
+/// A request begins: its id (the client's `X-Request-Id` if usable) and
+/// start time. The id goes on the request's one log line and on every line
+/// logged inside the request (its span, see [`request_scope`]).
+pub fn request_started(request: &ServiceRequest) -> RequestScope {
+    RequestScope::new(request_id(request))
 }
 
-thread_local! {
-    /// The notes of the request being polled on this thread: the request's
-    /// middleware moves them in for each poll and takes them back after
-    /// (no lookup in the span registry per note).
-    static CURRENT_NOTES: std::cell::Cell<Notes> = std::cell::Cell::new(Notes::default());
-}
-
-/// Runs `poll` with `notes` as this thread's current request notes; what
-/// `poll` noted is in `notes` afterwards.
-pub fn with_request_notes<R>(notes: &mut Notes, poll: impl FnOnce() -> R) -> R {
-    let outside = CURRENT_NOTES.with(|c| c.replace(std::mem::take(notes)));
-    let result = poll();
-    *notes = CURRENT_NOTES.with(|c| c.replace(outside));
-    result
-}
-
-fn note(f: impl FnOnce(&mut Notes)) {
-    CURRENT_NOTES.with(|c| {
-        let mut notes = c.take();
-        f(&mut notes);
-        c.set(notes);
-    });
-}
-
-/// A request begins: its id, its span and its start time. The span
-/// carries the request id (for every line logged inside the request); the
-/// client and the outcome noted while it runs ([`Notes`]) go on the
-/// request's one log line with the rest.
-pub fn request_started(request: &ServiceRequest) -> Span {
-    let id = request_id(request);
-    let span = tracing::info_span!("request", request_id = %id);
-    request.extensions_mut().insert(RequestMeta {
-        id,
-        start: Instant::now(),
-        address: None,
-    });
-    span
-}
-
-/// A request ends (called inside its span): the latency metric and the
-/// request's log line.
-pub fn request_ended<B>(notes: Notes, outcome: &Result<ServiceResponse<B>, Error>) {
+/// A request ends (called inside it, see [`in_request`]): the latency
+/// metric and the request's log line.
+pub fn request_ended<B>(outcome: &Result<ServiceResponse<B>, Error>) {
     let Ok(response) = outcome else {
         tracing::warn!("request failed without a response");
         return;
     };
-    let request = response.request();
-    let extensions = request.extensions();
-    let meta = extensions.get::<RequestMeta>();
-    let elapsed = meta.map(|m| m.start.elapsed()).unwrap_or_default();
-    let route = request.match_name();
-    if let Some(metrics) = request.app_data::<web::Data<Metrics>>() {
-        metrics.observe(route, elapsed.as_secs_f64());
+    let access_log = ACCESS_LOG.get();
+    if access_log.is_none() {
+        // The line will be an ordinary event, logged while this request's
+        // notes are out of the thread-local: make its span now.
+        let _ = tracing::Span::current();
     }
-    // Unnamed routes (the console's) by their pattern, never a path with
-    // ids in it.
-    let pattern = route.is_none().then(|| request.match_pattern()).flatten();
-    let line = RequestLine {
-        request_id: meta.map_or("", |m| m.id.as_str()),
-        method: request.method().as_str(),
-        route: route.or(pattern.as_deref()).unwrap_or("unmatched"),
-        address: meta.and_then(|m| m.address),
-        status: response.status().as_u16(),
-        latency_us: (elapsed.as_nanos() as f64 / 1000.0).round() as u64,
-        client_id: notes.client_id.as_deref(),
-        outcome: notes.outcome,
-        error: response.status().is_server_error(),
-    };
-    match ACCESS_LOG.get() {
-        Some(log) => log.write(&line),
-        None => line.emit(),
-    }
+    request_scope::with_current(|scope| {
+        let request = response.request();
+        let elapsed = scope.start.map(|s| s.elapsed()).unwrap_or_default();
+        let route = request.match_name();
+        if let Some(metrics) = request.app_data::<web::Data<Metrics>>() {
+            metrics.observe(route, elapsed.as_secs_f64());
+        }
+        // Unnamed routes (the console's) by their pattern, never a path with
+        // ids in it.
+        let pattern = route.is_none().then(|| request.match_pattern()).flatten();
+        let line = RequestLine {
+            request_id: scope.id.as_ref().map_or("", |id| id.as_str()),
+            method: request.method().as_str(),
+            route: route.or(pattern.as_deref()).unwrap_or("unmatched"),
+            address: scope.notes.address,
+            status: response.status().as_u16(),
+            latency_us: (elapsed.as_nanos() as f64 / 1000.0).round() as u64,
+            client_id: scope.notes.client_id.as_deref(),
+            outcome: scope.notes.outcome,
+            error: response.status().is_server_error(),
+        };
+        match access_log {
+            Some(log) => log.write(&line),
+            None => line.emit(),
+        }
+    });
 }
 
 /// The request id as a response header value, to echo it for correlating
 /// with the log (`http::RequestLayer` adds it to the response).
-pub fn request_id_header(request: &ServiceRequest) -> Option<HeaderValue> {
-    let extensions = request.extensions();
-    let id = &extensions.get::<RequestMeta>()?.id;
+pub fn request_id_header(scope: &RequestScope) -> Option<HeaderValue> {
     // Ids are ASCII by construction (generated hex or a filtered header).
-    HeaderValue::from_str(id.as_str()).ok()
-}
-
-/// Notes on the current request's log line who the client is and how the
-/// request ended (`issued`, or an RFC 6749 error code).
-pub fn record_client(client_id: &str) {
-    note(|n| n.client_id = Some(client_id.into()));
-}
-
-pub fn record_outcome(outcome: &'static str) {
-    note(|n| n.outcome = Some(outcome));
-}
-
-/// Notes the client's address (the peer, or what a trusted proxy forwarded)
-/// for the request's log line.
-pub fn note_address(request: &ServiceRequest, address: std::net::IpAddr) {
-    if let Some(meta) = request.extensions_mut().get_mut::<RequestMeta>() {
-        meta.address = Some(address);
-    }
+    HeaderValue::from_str(scope.id.as_ref()?.as_str()).ok()
 }
 
 #[cfg(test)]
@@ -251,17 +174,22 @@ mod tests {
 
     #[test]
     fn notes_belong_to_the_request_being_polled() {
-        let (mut a, mut b) = (Notes::default(), Notes::default());
-        with_request_notes(&mut a, || record_client("alice"));
-        with_request_notes(&mut b, || record_outcome("invalid_client"));
-        with_request_notes(&mut a, || record_outcome("issued"));
+        let (mut a, mut b) = (RequestScope::default(), RequestScope::default());
+        in_request(&mut a, || record_client("alice"));
+        in_request(&mut b, || record_outcome("invalid_client"));
+        in_request(&mut a, || {
+            record_outcome("issued");
+            // A request inside a request (not in tokend, but possible):
+            // its notes stay its own.
+            in_request(&mut RequestScope::default(), || record_client("inner"));
+        });
         // Outside any request: kept apart from every request's notes.
         record_client("outside");
-        with_request_notes(&mut b, || {});
-        assert_eq!(a.client_id.as_deref(), Some("alice"));
-        assert_eq!(a.outcome, Some("issued"));
-        assert_eq!(b.client_id, None);
-        assert_eq!(b.outcome, Some("invalid_client"));
+        in_request(&mut b, || {});
+        assert_eq!(a.notes.client_id.as_deref(), Some("alice"));
+        assert_eq!(a.notes.outcome, Some("issued"));
+        assert_eq!(b.notes.client_id, None);
+        assert_eq!(b.notes.outcome, Some("invalid_client"));
     }
 
     #[test]
