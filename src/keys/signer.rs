@@ -135,6 +135,18 @@ pub fn generate(alg: Algorithm) -> Result<GeneratedKey, KeyError> {
     })
 }
 
+/// Appends `input` base64url-encoded (no padding) to `out`.
+fn encode_into(input: &[u8], out: &mut Vec<u8>) -> Result<(), KeyError> {
+    let start = out.len();
+    // Room for any input, padding included.
+    out.resize(start + input.len().div_ceil(3) * 4, 0);
+    let written = B64
+        .encode_slice(input, &mut out[start..])
+        .map_err(|_| KeyError::Sign)?;
+    out.truncate(start + written);
+    Ok(())
+}
+
 enum Pair {
     Rsa(RsaKeyPair, &'static dyn RsaEncoding),
     Ecdsa(EcdsaKeyPair),
@@ -244,13 +256,14 @@ impl Signer {
     /// `header.payload.signature`.
     pub fn sign_jwt(&self, claims: &[u8]) -> Result<String, KeyError> {
         let b64_claims_len = claims.len().div_ceil(3) * 4;
-        let mut out = String::with_capacity(self.header_prefix.len() + b64_claims_len + 1 + 700);
-        out.push_str(&self.header_prefix);
-        B64.encode_string(claims, &mut out);
-        let signature = self.sign(out.as_bytes())?;
-        out.push('.');
-        B64.encode_string(&signature, &mut out);
-        Ok(out)
+        let mut out = Vec::with_capacity(self.header_prefix.len() + b64_claims_len + 1 + 700);
+        out.extend_from_slice(self.header_prefix.as_bytes());
+        encode_into(claims, &mut out)?;
+        let signature = self.sign(&out)?;
+        out.push(b'.');
+        encode_into(&signature, &mut out)?;
+        // base64url and dots: checked as UTF-8 once, not per encoded part.
+        String::from_utf8(out).map_err(|_| KeyError::Sign)
     }
 
     fn sign(&self, input: &[u8]) -> Result<Vec<u8>, KeyError> {

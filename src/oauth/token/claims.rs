@@ -96,7 +96,11 @@ impl Claims<'_> {
 /// (what `serde_json` escapes: `"`, `\` and control characters), else
 /// through `serde_json`.
 pub(super) fn string(out: &mut Vec<u8>, s: &str) {
-    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+    // Without an early exit the check compiles to a vector loop.
+    let escaped = s.bytes().fold(false, |any, b| {
+        any | (b < 0x20) | (b == b'"') | (b == b'\\')
+    });
+    if !escaped {
         out.push(b'"');
         out.extend_from_slice(s.as_bytes());
         out.push(b'"');
