@@ -106,12 +106,24 @@ pub fn in_request<R>(scope: &mut RequestScope, f: impl FnOnce() -> R) -> R {
         tracing::dispatcher::get_default(|d| d.enter(span));
     }
     let outside = CURRENT.replace(Some(std::mem::take(scope)));
-    let result = f();
-    *scope = CURRENT.replace(outside).unwrap_or_default();
-    if let Some(span) = &scope.span {
-        tracing::dispatcher::get_default(|d| d.exit(span));
+    let _restore = Restore { scope, outside };
+    f()
+}
+
+/// Takes the request's scope back (and leaves its span) when `f` returns
+/// or panics: a panicking handler leaves no request current on the thread.
+struct Restore<'a> {
+    scope: &'a mut RequestScope,
+    outside: Option<RequestScope>,
+}
+
+impl Drop for Restore<'_> {
+    fn drop(&mut self) {
+        *self.scope = CURRENT.replace(self.outside.take()).unwrap_or_default();
+        if let Some(span) = &self.scope.span {
+            tracing::dispatcher::get_default(|d| d.exit(span));
+        }
     }
-    result
 }
 
 /// Applies `f` to the current request's scope, if a request is being
@@ -247,164 +259,4 @@ impl<S: Subscriber> Subscriber for LazyRequestSpans<S> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::sync::{Arc, Mutex};
-    use tracing_subscriber::layer::SubscriberExt;
-
-    #[derive(Clone, Default)]
-    struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Buffer {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    /// What a request logs: an event, a child span with one inside, then,
-    /// in a later poll, another event.
-    fn request_body(poll: u8) {
-        if poll == 0 {
-            tracing::warn!(attempt = 1, "first");
-            let _child = tracing::info_span!("child", n = 2).entered();
-            tracing::error!("inside the child");
-        } else {
-            tracing::warn!("later poll");
-        }
-    }
-
-    /// The lines a request logs under tracing-subscriber's formatter: with
-    /// the lazy request span, or with `info_span!` made up front.
-    fn logged(json: bool, filter: &str, lazy: bool) -> String {
-        let buffer = Buffer::default();
-        let writer = buffer.clone();
-        let builder = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-            .with_ansi(false)
-            .without_time()
-            .with_writer(move || writer.clone());
-        let dispatch = match (json, lazy) {
-            (false, false) => tracing::Dispatch::new(builder.finish()),
-            (false, true) => tracing::Dispatch::new(LazyRequestSpans(builder.finish())),
-            (true, lazy) => {
-                let json = builder
-                    .json()
-                    .flatten_event(true)
-                    .with_current_span(true)
-                    .with_span_list(false)
-                    .finish();
-                if lazy {
-                    tracing::Dispatch::new(LazyRequestSpans(json))
-                } else {
-                    tracing::Dispatch::new(json)
-                }
-            }
-        };
-        tracing::dispatcher::with_default(&dispatch, || {
-            if lazy {
-                let mut scope = RequestScope::new(RequestId::Given("req-7".into()));
-                for poll in 0..2 {
-                    in_request(&mut scope, || request_body(poll));
-                }
-            } else {
-                let span = tracing::info_span!("request", request_id = %"req-7");
-                for poll in 0..2 {
-                    span.in_scope(|| request_body(poll));
-                }
-            }
-            tracing::warn!("after the request");
-        });
-        String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap()
-    }
-
-    #[test]
-    fn lines_logged_inside_a_request_are_those_of_a_span_made_up_front() {
-        for json in [false, true] {
-            for filter in ["info", "warn"] {
-                let lazy = logged(json, filter, true);
-                assert_eq!(lazy, logged(json, filter, false), "json {json}, {filter}");
-                assert_eq!(lazy.lines().count(), 4, "{lazy}");
-            }
-        }
-        let pretty = logged(false, "info", true);
-        assert!(
-            pretty.contains("WARN request{request_id=req-7}: "),
-            "{pretty}"
-        );
-        assert!(
-            pretty.contains("ERROR request{request_id=req-7}:child{n=2}: "),
-            "{pretty}"
-        );
-        assert!(!logged(false, "warn", true).contains("req-7"));
-    }
-
-    /// Records which spans are made and closed, and the span of each event.
-    #[derive(Clone, Default)]
-    struct Spans(Arc<Mutex<Vec<String>>>);
-
-    impl<S> tracing_subscriber::Layer<S> for Spans
-    where
-        S: Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
-    {
-        fn on_new_span(
-            &self,
-            attrs: &Attributes<'_>,
-            id: &Id,
-            _: tracing_subscriber::layer::Context<'_, S>,
-        ) {
-            let name = attrs.metadata().name();
-            self.0
-                .lock()
-                .unwrap()
-                .push(format!("new {name} {}", id.into_u64()));
-        }
-        fn on_event(&self, _: &Event<'_>, ctx: tracing_subscriber::layer::Context<'_, S>) {
-            let span = ctx.lookup_current().map(|s| s.id().into_u64());
-            self.0.lock().unwrap().push(format!("event in {span:?}"));
-        }
-        fn on_close(&self, id: Id, _: tracing_subscriber::layer::Context<'_, S>) {
-            self.0
-                .lock()
-                .unwrap()
-                .push(format!("close {}", id.into_u64()));
-        }
-    }
-
-    #[test]
-    fn the_request_span_is_made_at_the_first_line_and_closed_with_the_request() {
-        let spans = Spans::default();
-        let subscriber = LazyRequestSpans(tracing_subscriber::registry().with(spans.clone()));
-        tracing::subscriber::with_default(subscriber, || {
-            // A request that logs nothing makes no span.
-            let mut quiet = RequestScope::new(RequestId::Given("quiet".into()));
-            in_request(&mut quiet, || record_outcome("issued"));
-            drop(quiet);
-            assert_eq!(*spans.0.lock().unwrap(), Vec::<String>::new());
-
-            let mut scope = RequestScope::new(RequestId::Given("loud".into()));
-            in_request(&mut scope, || {});
-            in_request(&mut scope, || tracing::warn!("first"));
-            in_request(&mut scope, || tracing::warn!("second"));
-            // Between polls the span is not entered.
-            tracing::warn!("between");
-            drop(scope);
-        });
-        let seen = spans.0.lock().unwrap().clone();
-        let id = seen[0].strip_prefix("new request ").unwrap().to_owned();
-        let inside = format!("event in Some({id})");
-        assert_eq!(
-            seen,
-            [
-                format!("new request {id}"),
-                inside.clone(),
-                inside,
-                "event in None".into(),
-                format!("close {id}")
-            ]
-        );
-    }
-}
+mod tests;
