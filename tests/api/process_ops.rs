@@ -74,16 +74,15 @@ async fn no_secret_reaches_the_log_and_each_request_logs_one_line() {
     )
     .await
     .unwrap();
-    let created: serde_json::Value = http
+    let response = http
         .post(server.url("/admin/clients"))
         .bearer_auth(&token)
         .json(&serde_json::json!({"name": "via-api"}))
         .send()
         .await
-        .unwrap()
-        .json()
-        .await
         .unwrap();
+    let create_request_id = response.headers()["x-request-id"].clone();
+    let created: serde_json::Value = response.json().await.unwrap();
     secrets.push(created["client_secret"].as_str().unwrap().to_owned());
     let rotated: serde_json::Value = http
         .post(server.url("/admin/clients/log-client/secret"))
@@ -152,6 +151,19 @@ async fn no_secret_reaches_the_log_and_each_request_logs_one_line() {
     assert!(
         first.contains("issued") && first.contains("log-client"),
         "{first}"
+    );
+    // A line logged inside a request carries its id too: the audit line of
+    // the client created through the admin API (a generated id, echoed).
+    let audit: Vec<serde_json::Value> = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|l| l["target"] == "audit" && l["action"] == "client.created")
+        .collect();
+    assert!(
+        audit
+            .iter()
+            .any(|l| l["span"]["request_id"] == create_request_id.to_str().unwrap()),
+        "{audit:?}"
     );
 }
 
