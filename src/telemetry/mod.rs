@@ -13,6 +13,8 @@ use tracing_subscriber::EnvFilter;
 
 mod access_log;
 mod request_scope;
+#[cfg(test)]
+mod testing;
 mod writer;
 use access_log::{ACCESS_LOG, AccessLog, RequestLine};
 use request_scope::RequestId;
@@ -46,28 +48,41 @@ fn init_with_default<W>(format: LogFormat, default: &str, writer: W)
 where
     W: for<'a> tracing_subscriber::fmt::MakeWriter<'a> + Send + Sync + 'static,
 {
+    use tracing_subscriber::util::SubscriberInitExt;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     // Colours only for a terminal: a log file or collector gets plain text.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    // A second init (tests) keeps the first subscriber.
+    let _ = LazyRequestSpans(formatter(format, filter, ansi, writer)).try_init();
+}
+
+/// tokend's log lines, pretty or JSON (the current span's fields flattened
+/// into `span`), as tracing-subscriber formats them; `init` installs it
+/// inside [`LazyRequestSpans`].
+fn formatter<W>(
+    format: LogFormat,
+    filter: EnvFilter,
+    ansi: bool,
+    writer: W,
+) -> Box<dyn tracing::Subscriber + Send + Sync>
+where
+    W: for<'a> tracing_subscriber::fmt::MakeWriter<'a> + Send + Sync + 'static,
+{
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(ansi)
         .with_writer(writer);
-    use tracing_subscriber::util::SubscriberInitExt;
-    let result = match format {
-        LogFormat::Json => LazyRequestSpans(
+    match format {
+        LogFormat::Json => Box::new(
             builder
                 .json()
                 .flatten_event(true)
                 .with_current_span(true)
                 .with_span_list(false)
                 .finish(),
-        )
-        .try_init(),
-        LogFormat::Pretty => LazyRequestSpans(builder.finish()).try_init(),
-    };
-    // A second init (tests) keeps the first subscriber.
-    let _ = result;
+        ),
+        LogFormat::Pretty => Box::new(builder.finish()),
+    }
 }
 
 pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");

@@ -1,21 +1,10 @@
 //! The request scope and its lazy span, against tracing-subscriber.
 
 use super::*;
+use crate::config::LogFormat;
+use crate::telemetry::testing::logged;
 use std::sync::{Arc, Mutex};
 use tracing_subscriber::layer::SubscriberExt;
-
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Buffer {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 /// What a request logs: an event, a child span with one inside, then,
 /// in a later poll, another event.
@@ -29,34 +18,10 @@ fn request_body(poll: u8) {
     }
 }
 
-/// The lines a request logs under tracing-subscriber's formatter: with
-/// the lazy request span, or with `info_span!` made up front.
-fn logged(json: bool, filter: &str, lazy: bool) -> String {
-    let buffer = Buffer::default();
-    let writer = buffer.clone();
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-        .with_ansi(false)
-        .without_time()
-        .with_writer(move || writer.clone());
-    let dispatch = match (json, lazy) {
-        (false, false) => tracing::Dispatch::new(builder.finish()),
-        (false, true) => tracing::Dispatch::new(LazyRequestSpans(builder.finish())),
-        (true, lazy) => {
-            let json = builder
-                .json()
-                .flatten_event(true)
-                .with_current_span(true)
-                .with_span_list(false)
-                .finish();
-            if lazy {
-                tracing::Dispatch::new(LazyRequestSpans(json))
-            } else {
-                tracing::Dispatch::new(json)
-            }
-        }
-    };
-    tracing::dispatcher::with_default(&dispatch, || {
+/// The lines a request logs under tokend's formatter: with the lazy
+/// request span, or with `info_span!` made up front.
+fn request_lines(format: LogFormat, filter: &str, lazy: bool) -> Vec<String> {
+    logged(format, filter, lazy, || {
         if lazy {
             let mut scope = RequestScope::new(RequestId::Given("req-7".into()));
             for poll in 0..2 {
@@ -69,20 +34,23 @@ fn logged(json: bool, filter: &str, lazy: bool) -> String {
             }
         }
         tracing::warn!("after the request");
-    });
-    String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap()
+    })
 }
 
 #[test]
 fn lines_logged_inside_a_request_are_those_of_a_span_made_up_front() {
-    for json in [false, true] {
+    for format in [LogFormat::Pretty, LogFormat::Json] {
         for filter in ["info", "warn"] {
-            let lazy = logged(json, filter, true);
-            assert_eq!(lazy, logged(json, filter, false), "json {json}, {filter}");
-            assert_eq!(lazy.lines().count(), 4, "{lazy}");
+            let lazy = request_lines(format, filter, true);
+            assert_eq!(
+                lazy,
+                request_lines(format, filter, false),
+                "{format:?}, {filter}"
+            );
+            assert_eq!(lazy.len(), 4, "{lazy:?}");
         }
     }
-    let pretty = logged(false, "info", true);
+    let pretty = request_lines(LogFormat::Pretty, "info", true).join("\n");
     assert!(
         pretty.contains("WARN request{request_id=req-7}: "),
         "{pretty}"
@@ -91,7 +59,11 @@ fn lines_logged_inside_a_request_are_those_of_a_span_made_up_front() {
         pretty.contains("ERROR request{request_id=req-7}:child{n=2}: "),
         "{pretty}"
     );
-    assert!(!logged(false, "warn", true).contains("req-7"));
+    assert!(
+        !request_lines(LogFormat::Pretty, "warn", true)
+            .join("\n")
+            .contains("req-7")
+    );
 }
 
 #[test]
